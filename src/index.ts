@@ -1,0 +1,1 @@
+import * as core from "@actions/core"; import { request } from "undici"; core.info(String(typeof request));
