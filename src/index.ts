@@ -1,1 +1,3 @@
-import * as core from "@actions/core"; import { request } from "undici"; core.info(String(typeof request));
+import { run } from './action/main.js';
+
+await run();

@@ -1,1 +1,4 @@
-console.log("hi");
+#!/usr/bin/env node
+import { main } from './main.js';
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,61 @@
+import * as core from '@actions/core';
+import { join } from 'node:path';
+import type { LayerCompression } from '../archive/docker-archive.js';
+import type { Platform } from '../oci/documents.js';
+import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { UserError } from '../util/errors.js';
+
+export interface ActionInputs {
+  pallet?: string;
+  images: string[];
+  includeDisabled: boolean;
+  platform: Platform;
+  layoutDir: string;
+  archive?: string;
+  archiveDir?: string;
+  layerCompression: LayerCompression;
+  concurrency: number;
+  insecureRegistries: string[];
+}
+
+function lines(name: string): string[] {
+  return core
+    .getInput(name)
+    .split(/[\n,]/)
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/** Reads and checks the action's inputs; a bad value names the input. */
+export function readInputs(): ActionInputs {
+  const platformText = core.getInput('platform');
+  let platform: Platform;
+  try {
+    platform = platformText ? parsePlatform(platformText) : hostPlatform();
+  } catch (err) {
+    throw new UserError(`input platform: ${(err as Error).message}`);
+  }
+  const concurrencyText = core.getInput('concurrency') || '8';
+  if (!/^\d+$/.test(concurrencyText) || Number(concurrencyText) < 1) {
+    throw new UserError(
+      `input concurrency must be a positive integer, got ${JSON.stringify(concurrencyText)}`,
+    );
+  }
+  const compression = core.getInput('layer-compression') || 'keep';
+  if (compression !== 'keep')
+    throw new UserError(`input layer-compression must be keep, got ${JSON.stringify(compression)}`);
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const temp = process.env.RUNNER_TEMP || join(workspace, '.cache-images');
+  return {
+    pallet: core.getInput('pallet') || undefined,
+    images: lines('images'),
+    includeDisabled: core.getBooleanInput('include-disabled'),
+    platform,
+    layoutDir: core.getInput('layout-path') || join(temp, 'cache-images', 'layout'),
+    archive: core.getInput('archive') || undefined,
+    archiveDir: core.getInput('archive-dir') || undefined,
+    layerCompression: compression,
+    concurrency: Number(concurrencyText),
+    insecureRegistries: lines('insecure-registries'),
+  };
+}

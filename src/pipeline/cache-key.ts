@@ -1,0 +1,48 @@
+import { createHash } from 'node:crypto';
+import type { Platform } from '../oci/documents.js';
+import { normalizePlatform } from '../oci/platform.js';
+import { parseReference } from '../references/reference.js';
+import type { RegistryClient } from '../registry/client.js';
+import { Limiter } from '../util/limit.js';
+import { bytewise } from './images.js';
+
+/** Bump when the layout's format or what the key covers changes, so old caches are not restored. */
+const KEY_FORMAT_VERSION = 'cache-images-key-v1';
+
+export interface DigestPair {
+  reference: string;
+  digest: string;
+}
+
+/**
+ * The top-level digest of every reference: pinned ones need no request, tags are resolved
+ * with HEAD only (free under Docker Hub's pull limit).
+ */
+export async function resolveDigests(
+  references: string[],
+  client: RegistryClient,
+  concurrency = 8,
+): Promise<DigestPair[]> {
+  const limiter = new Limiter(concurrency);
+  return Promise.all(
+    references.map(async (reference) => {
+      const ref = parseReference(reference);
+      const digest = ref.digest ?? (await limiter.run(() => client.resolveTag(ref))).digest;
+      return { reference, digest };
+    }),
+  );
+}
+
+/**
+ * `<prefix>-<os>-<arch>[-<variant>]-<hash>`: the same pairs and platform give the same key on
+ * any machine; a moved tag or an added image gives another.
+ */
+export function cacheKey(pairs: DigestPair[], platform: Platform, prefix = 'cache-images'): string {
+  const p = normalizePlatform(platform);
+  const hash = createHash('sha256').update(`${KEY_FORMAT_VERSION}\n`);
+  for (const pair of [...pairs].sort((a, b) => bytewise(a.reference, b.reference))) {
+    hash.update(`${pair.reference} ${pair.digest}\n`);
+  }
+  const parts = [prefix, p.os, p.architecture, p.variant].filter(Boolean);
+  return `${parts.join('-')}-${hash.digest('hex').slice(0, 32)}`;
+}

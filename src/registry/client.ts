@@ -1,0 +1,228 @@
+import type { Readable } from 'node:stream';
+import { isDigest, sha256Digest } from '../oci/digest.js';
+import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { registryHost, type ImageReference } from '../references/reference.js';
+import { UserError } from '../util/errors.js';
+import type { Logger } from '../util/log.js';
+import { Authenticator } from './auth.js';
+import { CredentialStore } from './credentials.js';
+import {
+  describeError,
+  header,
+  NetworkError,
+  Transport,
+  type HttpResponse,
+  type TransportOptions,
+} from './transport.js';
+
+export interface ManifestBytes {
+  digest: string;
+  mediaType: string;
+  bytes: Buffer;
+}
+
+export interface ResolvedTag {
+  digest: string;
+  mediaType: string;
+  size: number;
+}
+
+export interface RegistryClientOptions extends TransportOptions {
+  credentials?: CredentialStore;
+}
+
+/** A manifest larger than this is not a manifest (registries cap them at 4 MiB). */
+const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The distribution protocol: tag resolution, manifests by digest, blob streams. Auth and HTTP
+ * details live in Authenticator and Transport; this layer knows URLs, status codes and what
+ * to tell the user when a registry says no.
+ */
+export class RegistryClient {
+  readonly transport: Transport;
+  private readonly auth: Authenticator;
+  private readonly bases = new Map<string, Promise<URL>>();
+  private readonly logger: Logger;
+
+  constructor(options: RegistryClientOptions) {
+    this.logger = options.logger;
+    this.transport = new Transport(options);
+    this.auth = new Authenticator(
+      this.transport,
+      options.credentials ?? new CredentialStore(),
+      options.logger,
+    );
+  }
+
+  /** Resolves a tag to the digest of what it points at, with HEAD (free under Docker Hub's pull limit). */
+  async resolveTag(ref: ImageReference): Promise<ResolvedTag> {
+    if (!ref.tag) throw new Error(`resolveTag needs a tag: ${ref.original}`);
+    const res = await this.send('HEAD', ref, `manifests/${ref.tag}`, { accept: MANIFEST_ACCEPT });
+    await res.body.dump();
+    await this.check(res, ref, `tag ${ref.tag}`);
+    const digest = header(res, 'docker-content-digest');
+    const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
+    const size = Number(header(res, 'content-length') ?? NaN);
+    if (digest && isDigest(digest) && Number.isFinite(size)) return { digest, mediaType, size };
+    // Some registries omit Docker-Content-Digest on HEAD: the digest of the body is the answer.
+    const m = await this.fetchManifest(ref, ref.tag);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
+  }
+
+  /** Fetches a manifest or index by digest (or tag) and checks its bytes against the digest. */
+  async fetchManifest(ref: ImageReference, digestOrTag: string): Promise<ManifestBytes> {
+    const res = await this.send('GET', ref, `manifests/${digestOrTag}`, { accept: MANIFEST_ACCEPT });
+    await this.check(res, ref, isDigest(digestOrTag) ? `manifest ${digestOrTag}` : `tag ${digestOrTag}`);
+    const length = Number(header(res, 'content-length') ?? 0);
+    if (length > MAX_MANIFEST_BYTES) {
+      await res.body.dump();
+      throw new UserError(
+        `${this.where(ref)}: manifest ${digestOrTag} is ${length} bytes, too large for a manifest`,
+      );
+    }
+    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const digest = sha256Digest(bytes);
+    const claimed = header(res, 'docker-content-digest');
+    if (isDigest(digestOrTag) && digest !== digestOrTag) {
+      throw new UserError(
+        `${this.where(ref)}: manifest ${digestOrTag} arrived with digest ${digest}: the registry or a proxy altered it`,
+      );
+    }
+    if (claimed && isDigest(claimed) && claimed !== digest) {
+      throw new UserError(
+        `${this.where(ref)}: manifest for ${digestOrTag} hashes to ${digest} but the registry says ${claimed}`,
+      );
+    }
+    const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
+    return { digest, mediaType, bytes };
+  }
+
+  /**
+   * Opens a blob as a stream, following redirects to blob storage (without our Authorization).
+   * The caller hashes and stores it.
+   */
+  async openBlob(ref: ImageReference, digest: string): Promise<Readable> {
+    const res = await this.send('GET', ref, `blobs/${digest}`, {});
+    await this.check(res, ref, `blob ${digest}`);
+    return res.body;
+  }
+
+  /** `image X on registry Y`: the prefix of every message about a request. */
+  where(ref: ImageReference): string {
+    return `image ${ref.original} (registry ${ref.domain})`;
+  }
+
+  private async send(
+    method: 'GET' | 'HEAD',
+    ref: ImageReference,
+    suffix: string,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    const base = await this.base(ref);
+    const url = new URL(`/v2/${ref.path}/${suffix}`, base);
+    const scope = `repository:${ref.path}:pull`;
+    for (let round = 0; ; round++) {
+      const authorization = await this.auth.authorization(base.origin, ref.domain, scope);
+      let res: HttpResponse;
+      try {
+        res = await this.transport.request(method, url, headers, authorization);
+      } catch (err) {
+        if (err instanceof NetworkError) {
+          throw new UserError(
+            `${this.where(ref)}: cannot reach ${err.url.origin}: ${describeError(err.cause ?? err)}`,
+            {
+              cause: err,
+            },
+          );
+        }
+        throw err;
+      }
+      if (res.status !== 401 || round >= 2) return res;
+      const www = header(res, 'www-authenticate');
+      await res.body.dump();
+      if (!(await this.auth.unauthorized(base.origin, www, scope, authorization !== undefined))) {
+        return res;
+      }
+    }
+  }
+
+  /**
+   * The registry's base URL. Secure hosts are HTTPS. Loopback and insecure hosts try HTTPS
+   * first and fall back to plain HTTP, as Docker does. The /v2/ answer also tells us early
+   * which auth scheme the registry wants.
+   */
+  private base(ref: ImageReference): Promise<URL> {
+    const host = registryHost(ref.domain);
+    let base = this.bases.get(host);
+    if (!base) {
+      base = this.ping(ref, host);
+      this.bases.set(host, base);
+      base.catch(() => this.bases.delete(host));
+    }
+    return base;
+  }
+
+  private async ping(ref: ImageReference, host: string): Promise<URL> {
+    const candidates = this.transport.isInsecure(host) ? ['https', 'http'] : ['https'];
+    let lastError: unknown;
+    for (const scheme of candidates) {
+      const url = new URL(`${scheme}://${host}/v2/`);
+      try {
+        const res = await this.transport.request('GET', url, { accept: 'application/json' });
+        await res.body.dump();
+        if (res.status === 401) this.auth.learn(url.origin, header(res, 'www-authenticate'));
+        if (res.status === 200 || res.status === 401 || res.status === 404)
+          return new URL(`${scheme}://${host}/`);
+        lastError = new Error(`GET ${url.href} answered HTTP ${res.status}`);
+      } catch (err) {
+        lastError = err instanceof NetworkError ? (err.cause ?? err) : err;
+        this.logger.debug(`${url.href}: ${describeError(lastError)}`);
+      }
+    }
+    throw new UserError(
+      `${this.where(ref)}: cannot reach the registry at ${host}: ${describeError(lastError)}` +
+        (this.transport.isInsecure(host)
+          ? ''
+          : ` (a plain-HTTP registry must be listed with --insecure-registry ${host})`),
+    );
+  }
+
+  /** Turns a registry's refusal into a message that says what to do. */
+  private async check(res: HttpResponse, ref: ImageReference, what: string): Promise<void> {
+    if (res.status === 200) return;
+    let detail = '';
+    {
+      try {
+        const text = await res.body.text();
+        const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+        detail = parsed.errors?.map((e) => e.code ?? e.message).join(', ') ?? '';
+      } catch {
+        // No JSON error body (HEAD, or already drained): the status says enough.
+      }
+    }
+    const suffix = detail ? ` (${detail})` : '';
+    const where = this.where(ref);
+    switch (res.status) {
+      case 401:
+      case 403:
+        throw new UserError(
+          `${where}: access to ${what} denied, HTTP ${res.status}${suffix}: check the name, or log in with docker login ${ref.domain} (docker/login-action in a workflow)`,
+        );
+      case 404:
+        throw new UserError(`${where}: ${what} not found, HTTP 404${suffix}: check the image name and tag`);
+      case 429: {
+        const reset = header(res, 'ratelimit-reset') ?? header(res, 'retry-after');
+        throw new UserError(
+          `${where}: rate limit hit, HTTP 429${reset ? `, resets in ${reset}s` : ''}: log in to raise the limit, or use a mirror (--mirror)`,
+        );
+      }
+      default:
+        throw new UserError(`${where}: fetching ${what} failed, HTTP ${res.status}${suffix}`);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.transport.close();
+  }
+}

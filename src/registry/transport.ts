@@ -1,0 +1,199 @@
+import { rootCertificates } from 'node:tls';
+import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { Logger } from '../util/log.js';
+import { isInsecureHost } from './hosts.js';
+
+export type Headers = Record<string, string>;
+export type Method = 'GET' | 'HEAD' | 'POST';
+
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered, after redirects. */
+  url: URL;
+}
+
+export interface TransportOptions {
+  /** Hosts (host or host:port) allowed over plain HTTP or unverified TLS, besides loopback. */
+  insecureHosts?: string[];
+  /** Extra PEM CA certificates trusted for TLS, on top of the system roots. */
+  caCertificates?: string[];
+  /** Connections per host; requests beyond it queue in that host's pool. */
+  connectionsPerHost?: number;
+  /** Attempts for retryable failures (connection errors, 408, 429, 5xx). */
+  attempts?: number;
+  /** Base of the exponential backoff, in ms. */
+  backoffMs?: number;
+  /** Longest wait honoured from Retry-After, in ms. */
+  maxRetryAfterMs?: number;
+  logger: Logger;
+}
+
+const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+const MAX_REDIRECTS = 5;
+
+/** Thrown when a request could not get an answer after every retry. */
+export class NetworkError extends Error {
+  constructor(
+    message: string,
+    readonly url: URL,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'NetworkError';
+  }
+}
+
+/**
+ * HTTP for registries: one connection pool per origin, retries with backoff and jitter,
+ * Retry-After, and redirects that never carry Authorization to another origin (presigned
+ * CDN URLs reject it, and the credentials belong to the registry alone).
+ */
+export class Transport {
+  private readonly pools = new Map<string, Pool>();
+  private readonly options: Required<Omit<TransportOptions, 'logger'>> & { logger: Logger };
+
+  constructor(options: TransportOptions) {
+    this.options = {
+      insecureHosts: [],
+      caCertificates: [],
+      connectionsPerHost: 6,
+      attempts: 5,
+      backoffMs: 250,
+      maxRetryAfterMs: 60_000,
+      ...options,
+    };
+  }
+
+  isInsecure(host: string): boolean {
+    return isInsecureHost(host, this.options.insecureHosts);
+  }
+
+  private pool(url: URL): Pool {
+    let pool = this.pools.get(url.origin);
+    if (!pool) {
+      const insecure = this.isInsecure(url.host);
+      const ca = this.options.caCertificates.length
+        ? [...rootCertificates, ...this.options.caCertificates]
+        : undefined;
+      pool = new Pool(url.origin, {
+        connections: this.options.connectionsPerHost,
+        headersTimeout: 60_000,
+        bodyTimeout: 60_000,
+        connect: { rejectUnauthorized: !insecure, ...(ca ? { ca } : {}) },
+      });
+      this.pools.set(url.origin, pool);
+    }
+    return pool;
+  }
+
+  /**
+   * One request with retries and redirects. `authorization` is sent only to `url`'s own origin.
+   * The caller must consume or dump the body.
+   */
+  async request(
+    method: Method,
+    url: URL,
+    headers: Headers,
+    authorization?: string,
+    body?: string,
+  ): Promise<HttpResponse> {
+    const authOrigin = url.origin;
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const sendHeaders = { ...headers };
+      if (authorization && current.origin === authOrigin) sendHeaders.authorization = authorization;
+      const res = await this.requestWithRetries(method, current, sendHeaders, body);
+      if (res.status >= 300 && res.status < 400 && res.headers.location) {
+        await res.body.dump();
+        if (hop >= MAX_REDIRECTS) throw new NetworkError(`too many redirects from ${url.href}`, url);
+        current = new URL(String(res.headers.location), current);
+        if (current.protocol === 'http:' && url.protocol === 'https:' && !this.isInsecure(current.host)) {
+          throw new NetworkError(`refusing redirect from HTTPS to plain HTTP (${current.origin})`, current);
+        }
+        continue;
+      }
+      return res;
+    }
+  }
+
+  private async requestWithRetries(
+    method: Method,
+    url: URL,
+    headers: Headers,
+    body?: string,
+  ): Promise<HttpResponse> {
+    const { attempts, logger } = this.options;
+    for (let attempt = 1; ; attempt++) {
+      let res: HttpResponse | undefined;
+      try {
+        const r = await this.pool(url).request({ method, path: url.pathname + url.search, headers, body });
+        res = { status: r.statusCode, headers: r.headers, body: r.body, url };
+      } catch (err) {
+        if (attempt >= attempts || !isRetryableError(err)) {
+          throw new NetworkError(`${method} ${url.origin}${url.pathname}: ${describeError(err)}`, url, {
+            cause: err,
+          });
+        }
+        const wait = this.backoff(attempt);
+        logger.debug(`retrying ${url.origin}${url.pathname} in ${wait} ms after ${describeError(err)}`);
+        await sleep(wait);
+        continue;
+      }
+      if (!RETRY_STATUS.has(res.status) || attempt >= attempts) return res;
+      await res.body.dump();
+      const wait = this.retryAfter(res.headers['retry-after']) ?? this.backoff(attempt);
+      logger.debug(`retrying ${url.origin}${url.pathname} in ${wait} ms after HTTP ${res.status}`);
+      await sleep(wait);
+    }
+  }
+
+  private backoff(attempt: number): number {
+    const base = this.options.backoffMs * 2 ** (attempt - 1);
+    return Math.round(base / 2 + Math.random() * base);
+  }
+
+  private retryAfter(value: string | string[] | undefined): number | undefined {
+    if (typeof value !== 'string') return undefined;
+    let ms: number;
+    if (/^\d+$/.test(value.trim())) ms = Number(value.trim()) * 1000;
+    else {
+      const at = Date.parse(value);
+      if (Number.isNaN(at)) return undefined;
+      ms = at - Date.now();
+    }
+    return Math.max(0, Math.min(ms, this.options.maxRetryAfterMs));
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+    this.pools.clear();
+  }
+}
+
+function isRetryableError(err: unknown): boolean {
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+    return true;
+  if (err instanceof undiciErrors.SocketError || err instanceof undiciErrors.ConnectTimeoutError) return true;
+  const code = (err as { code?: string }).code;
+  return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET'].includes(
+    code ?? '',
+  );
+}
+
+export function describeError(err: unknown): string {
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
+  const code = e.cause?.code ?? e.code;
+  const message = e.cause?.message ?? e.message ?? String(err);
+  return code && !message.includes(code) ? `${message} (${code})` : message;
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+export function header(res: HttpResponse, name: string): string | undefined {
+  const v = res.headers[name.toLowerCase()];
+  return Array.isArray(v) ? v[0] : v;
+}
