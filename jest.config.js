@@ -11,4 +11,5 @@ export default {
   // Integration tests start registries and a Docker engine; give them room.
   testTimeout: 120000,
   maxWorkers: 2,
+  reporters: ['default', '<rootDir>/scripts/jest-summary.js'],
 };

@@ -1,10 +1,13 @@
+import { Transform } from 'node:stream';
 import type { Descriptor, DockerArchiveEntry } from '../oci/documents.js';
-import { digestHex } from '../oci/digest.js';
+import { digestHex, newDigester } from '../oci/digest.js';
 import { Annotation, MediaType } from '../oci/media-types.js';
 import type { LayoutImage } from '../layout/layout-images.js';
 import type { LayoutStore } from '../layout/layout-store.js';
 import { familiarTag, parseReference } from '../references/reference.js';
+import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
+import { decompressor, detectCodec } from './layer-decompress.js';
 import { TarWriter } from './tar-writer.js';
 
 export type LayerCompression = 'keep' | 'none';
@@ -69,10 +72,24 @@ export async function writeDockerArchive(
   path: string,
   options: ArchiveOptions,
 ): Promise<{ path: string; size: number }> {
-  if (options.layerCompression !== 'keep') {
-    throw new Error('layer-compression none is not implemented yet');
-  }
   const entries = planEntries(images, options.logger);
+  const tar = await TarWriter.create(path);
+  try {
+    if (options.layerCompression === 'keep') await writeKeep(tar, store, images, entries);
+    else await writeUncompressed(tar, store, entries);
+    return { path, size: await tar.finish() };
+  } catch (err) {
+    await tar.abort();
+    throw err;
+  }
+}
+
+/**
+ * Registry bytes as they are: manifest.json for `docker load`, plus oci-layout and an index.json
+ * pointing at the original top-level documents, so loaders that keep digests resolve
+ * `name@sha256:...` references offline.
+ */
+async function writeKeep(tar: TarWriter, store: LayoutStore, images: LayoutImage[], entries: ArchiveEntry[]) {
   const manifestJson: DockerArchiveEntry[] = entries.map((e) => {
     const image = e.images[0] as LayoutImage;
     return {
@@ -91,7 +108,6 @@ export async function writeDockerArchive(
       [Annotation.RefName]: i.reference,
     },
   }));
-
   // Blobs in first-use order: top-level document, platform manifest, config, layers.
   const blobs = new Map<string, number>();
   for (const i of images) {
@@ -100,28 +116,69 @@ export async function writeDockerArchive(
     blobs.set(i.manifest.config.digest, i.manifest.config.size);
     for (const l of i.manifest.layers) blobs.set(l.digest, l.size);
   }
+  await tar.addBytes('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
+  await tar.addBytes(
+    'index.json',
+    Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: indexDescriptors }),
+    ),
+  );
+  await tar.addBytes('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
+  await tar.addDirectory('blobs');
+  await tar.addDirectory('blobs/sha256');
+  for (const [digest, size] of blobs) await tar.addStream(blobName(digest), size, store.openBlob(digest));
+}
 
-  const tar = await TarWriter.create(path);
-  let size = 0;
-  try {
-    await tar.addBytes('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
-    await tar.addBytes(
-      'index.json',
-      Buffer.from(
-        JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: indexDescriptors }),
-      ),
-    );
-    await tar.addBytes('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
-    await tar.addDirectory('blobs');
-    await tar.addDirectory('blobs/sha256');
-    for (const [digest, blobSize] of blobs) {
-      await tar.addStream(blobName(digest), blobSize, store.openBlob(digest));
-      size += blobSize;
+/**
+ * Decompressed layers, named by their diff_id, so a loader on slow (emulated) hardware only
+ * unpacks tars. Each layer is decompressed while it is written and its digest checked against
+ * the config's diff_ids. The registry's manifests do not describe these bytes, so this is a
+ * classic docker-archive without an OCI index.
+ */
+async function writeUncompressed(tar: TarWriter, store: LayoutStore, entries: ArchiveEntry[]) {
+  const manifestJson: DockerArchiveEntry[] = entries.map((e) => {
+    const image = e.images[0] as LayoutImage;
+    return {
+      Config: blobName(image.manifest.config.digest),
+      RepoTags: e.repoTags,
+      Layers: image.config.rootfs.diff_ids.map(blobName),
+    };
+  });
+  await tar.addBytes('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
+  await tar.addDirectory('blobs');
+  await tar.addDirectory('blobs/sha256');
+  const written = new Set<string>();
+  for (const e of entries) {
+    const image = e.images[0] as LayoutImage;
+    const config = image.manifest.config;
+    if (!written.has(config.digest)) {
+      written.add(config.digest);
+      await tar.addStream(blobName(config.digest), config.size, store.openBlob(config.digest));
     }
-    await tar.finish();
-  } catch (err) {
-    await tar.abort();
-    throw err;
+    for (const [i, layer] of image.manifest.layers.entries()) {
+      const diffId = image.config.rootfs.diff_ids[i] as string;
+      if (written.has(diffId)) continue;
+      written.add(diffId);
+      const codec = await detectCodec(store.blobPath(layer.digest));
+      const source = store.openBlob(layer.digest);
+      const inflate = decompressor(codec, layer.digest);
+      const hash = newDigester();
+      const hashing = new Transform({
+        transform(chunk: Buffer, _enc, done) {
+          hash.update(chunk);
+          done(null, chunk);
+        },
+      });
+      const stream = inflate ? source.pipe(inflate).pipe(hashing) : source.pipe(hashing);
+      source.on('error', (err) => stream.destroy(err));
+      inflate?.on('error', (err) => stream.destroy(err));
+      await tar.addUnsizedStream(blobName(diffId), stream);
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== diffId) {
+        throw new UserError(
+          `image ${image.reference}: layer ${layer.digest} decompresses to ${actual}, but the image config says diff_id ${diffId}; the image is broken (docker load would refuse it): rebuild or re-push it`,
+        );
+      }
+    }
   }
-  return { path, size };
 }

@@ -56,11 +56,31 @@ export class TarWriter {
     await this.pad(size);
   }
 
-  /** Ends the archive and moves it to its final name. */
-  async finish(): Promise<void> {
+  /**
+   * Streams an entry whose size is only known at its end (a layer being decompressed): the
+   * header is written with size 0 and rewritten in place once the data is through.
+   * Returns the entry's size.
+   */
+  async addUnsizedStream(name: string, source: AsyncIterable<Buffer>): Promise<number> {
+    const headerAt = this.position;
+    await this.writeHeader({ path: name, type: 'File', mode: 0o644, size: 0 });
+    let size = 0;
+    for await (const chunk of source) {
+      size += chunk.length;
+      await this.write(chunk);
+    }
+    await this.pad(size);
+    const header = this.encodeHeader({ path: name, type: 'File', mode: 0o644, size });
+    await this.fh.write(header, 0, BLOCK, headerAt);
+    return size;
+  }
+
+  /** Ends the archive, moves it to its final name and returns its size. */
+  async finish(): Promise<number> {
     await this.write(Buffer.alloc(BLOCK * 2));
     await this.fh.close();
     await rename(this.tmp, this.path);
+    return this.position;
   }
 
   /** Removes the partial archive after a failure. */
@@ -69,11 +89,21 @@ export class TarWriter {
     await rm(this.tmp, { force: true });
   }
 
-  private async writeHeader(data: { path: string; type: 'File' | 'Directory'; mode: number; size: number }) {
+  private encodeHeader(data: {
+    path: string;
+    type: 'File' | 'Directory';
+    mode: number;
+    size: number;
+  }): Buffer {
     const header = new Header({ ...FIXED, ...data });
     header.encode();
-    if (header.needPax || !header.block) throw new Error(`tar entry name too long: ${data.path}`);
-    await this.write(header.block);
+    if (header.needPax || !header.block)
+      throw new Error(`tar entry cannot be encoded as ustar: ${data.path}`);
+    return header.block;
+  }
+
+  private async writeHeader(data: { path: string; type: 'File' | 'Directory'; mode: number; size: number }) {
+    await this.write(this.encodeHeader(data));
   }
 
   private async pad(size: number): Promise<void> {

@@ -3,7 +3,7 @@ import { UsageError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 import { oneOf, parseCommand } from '../options.js';
 
-export const archiveHelp = `Usage: cache-images archive --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep]
+export const archiveHelp = `Usage: cache-images archive --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep|none]
 
 Writes docker-archives ('docker load' format, also readable as an OCI archive) from an OCI
 image layout filled by 'cache-images pull', without contacting any registry.
@@ -11,7 +11,7 @@ image layout filled by 'cache-images pull', without contacting any registry.
   --layout DIR              the OCI image layout (required)
   --archive FILE            one archive holding every image of the layout
   --archive-dir DIR         one archive per image
-  --layer-compression keep  layers as the registry served them (the default)
+  --layer-compression C     keep (default) or none (decompressed layers, checked against diff_ids)
 `;
 
 export async function archiveCommand(args: string[], logger: Logger): Promise<number> {
@@ -31,7 +31,7 @@ export async function archiveCommand(args: string[], logger: Logger): Promise<nu
     layoutDir: v.layout,
     archive: v.archive,
     archiveDir: v['archive-dir'],
-    layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep'] as const, 'keep'),
+    layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep', 'none'] as const, 'keep'),
     logger,
   });
   return 0;

@@ -5,7 +5,7 @@ import { formatBytes, type Logger } from '../../util/log.js';
 import { keyValues, oneOf, parseCommand, positiveInteger } from '../options.js';
 
 export const pullHelp = `Usage: cache-images pull [--pallet DIR] [--image REF]... [--include-disabled] --platform OS/ARCH[/VARIANT]
-                         --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep]
+                         --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep|none]
                          [--concurrency N] [--insecure-registry HOST]... [--report FILE]
                          [--repo PATH=DIR]... [--pallet-req PATH=DIR]...
 
@@ -19,7 +19,8 @@ layout, reusing the blobs the layout already holds, then writes docker-archives.
   --layout DIR              OCI image layout to fill (created if missing; required)
   --archive FILE            write one docker-archive holding every image
   --archive-dir DIR         write one docker-archive per image into DIR
-  --layer-compression keep  archive layers as the registry serves them (the default)
+  --layer-compression C     keep: layers as the registry serves them (default);
+                            none: decompressed, checked against diff_ids (faster to load in QEMU)
   --concurrency N           blobs downloaded at once (default 8)
   --insecure-registry HOST  allow plain HTTP / unverified TLS for HOST (repeatable; loopback always is)
   --report FILE             write a JSON report: per image reference, digests, size, source; totals
@@ -63,7 +64,7 @@ export async function pullCommand(args: string[], logger: Logger): Promise<numbe
     layoutDir: v.layout,
     archive: v.archive,
     archiveDir: v['archive-dir'],
-    layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep'] as const, 'keep'),
+    layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep', 'none'] as const, 'keep'),
     concurrency: positiveInteger(v.concurrency, 'concurrency', 8),
     insecureRegistries: v['insecure-registry'] ?? [],
     reportFile: v.report,

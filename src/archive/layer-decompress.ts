@@ -1,0 +1,37 @@
+import { open } from 'node:fs/promises';
+import type { Transform } from 'node:stream';
+import * as zlib from 'node:zlib';
+import { UserError } from '../util/errors.js';
+
+export type LayerCodec = 'gzip' | 'zstd' | 'none';
+
+/** Detects a layer's compression from its first bytes, as `docker load` does. */
+export async function detectCodec(path: string): Promise<LayerCodec> {
+  const fh = await open(path, 'r');
+  try {
+    const magic = Buffer.alloc(4);
+    const { bytesRead } = await fh.read(magic, 0, 4, 0);
+    if (bytesRead >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
+    if (bytesRead === 4 && magic.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    await fh.close();
+  }
+}
+
+type ZstdFactory = (options?: object) => Transform;
+
+/** A streaming decompressor for the codec, or undefined for an uncompressed layer. */
+export function decompressor(codec: LayerCodec, layer: string): Transform | undefined {
+  if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 1 << 20 });
+  if (codec === 'zstd') {
+    const create = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
+    if (!create) {
+      throw new UserError(
+        `layer ${layer} is zstd-compressed and this Node.js (${process.version}) cannot decompress zstd: run on Node 22.15 or newer (the action runs on Node 24), or use --layer-compression keep`,
+      );
+    }
+    return create();
+  }
+  return undefined;
+}
