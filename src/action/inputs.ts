@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import type { LayerCompression } from '../archive/docker-archive.js';
 import type { Platform } from '../oci/documents.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import { parseMirrors } from '../registry/mirrors.js';
 import { UserError } from '../util/errors.js';
 
 export interface ActionInputs {
@@ -16,6 +17,7 @@ export interface ActionInputs {
   layerCompression: LayerCompression;
   concurrency: number;
   insecureRegistries: string[];
+  mirrors: Record<string, string[]>;
 }
 
 function lines(name: string): string[] {
@@ -57,5 +59,6 @@ export function readInputs(): ActionInputs {
     layerCompression: compression,
     concurrency: Number(concurrencyText),
     insecureRegistries: lines('insecure-registries'),
+    mirrors: parseMirrors(lines('registry-mirrors'), (m) => new UserError(`input registry-mirrors ${m}`)),
   };
 }

@@ -1,4 +1,5 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseMirrors } from '../registry/mirrors.js';
 import { UsageError } from '../util/errors.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -50,4 +51,28 @@ export function oneOf<T extends string>(
     throw new UsageError(`--${option} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
   }
   return value as T;
+}
+
+/** Options every command that talks to registries takes. */
+export const registryOptionSpecs = {
+  'insecure-registry': { type: 'string', multiple: true },
+  mirror: { type: 'string', multiple: true },
+  'ca-file': { type: 'string', multiple: true },
+} as const;
+
+export const registryOptionsHelp = `  --insecure-registry HOST  allow plain HTTP / unverified TLS for HOST (repeatable; loopback always is)
+  --mirror REGISTRY=MIRROR  try MIRROR (host[:port]) first for REGISTRY's images, e.g. docker.io=mirror:5000
+  --ca-file FILE            also trust the PEM CA certificates in FILE (repeatable)
+`;
+
+export function registryOptions(v: {
+  'insecure-registry'?: string[];
+  mirror?: string[];
+  'ca-file'?: string[];
+}) {
+  return {
+    insecureRegistries: v['insecure-registry'] ?? [],
+    mirrors: parseMirrors(v.mirror ?? [], (m) => new UsageError(`--mirror ${m}`)),
+    caFiles: v['ca-file'] ?? [],
+  };
 }

@@ -1,8 +1,8 @@
-import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../oci/documents.js';
 import { digestHex, newDigester, sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
@@ -105,38 +105,11 @@ export class LayoutStore {
     await writeFileAtomic(this.blobPath(digest), bytes);
   }
 
-  /**
-   * Streams a blob to disk, hashing as bytes arrive; memory use does not depend on its size.
-   * Renamed into place only when size and digest match; otherwise nothing is left behind.
-   */
-  async putStream(desc: Pick<Descriptor, 'digest' | 'size'>, source: Readable): Promise<void> {
+  /** A writer for one blob: bytes go to a temporary name and appear only once verified. */
+  async createBlobWriter(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<BlobWriter> {
     const final = this.blobPath(desc.digest);
     const tmp = temporarySibling(final);
-    const hash = newDigester();
-    let size = 0;
-    const meter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        size += chunk.length;
-        if (size > desc.size) {
-          done(new BlobMismatchError(`received more than the ${desc.size} bytes expected`));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-    });
-    try {
-      await pipeline(source, meter, createWriteStream(tmp));
-      if (size !== desc.size) throw new BlobMismatchError(`received ${size} bytes, expected ${desc.size}`);
-      const actual = `sha256:${hash.digest('hex')}`;
-      if (actual !== desc.digest)
-        throw new BlobMismatchError(`content hashes to ${actual}, expected ${desc.digest}`);
-      await rename(tmp, final);
-    } catch (err) {
-      source.destroy();
-      await rm(tmp, { force: true });
-      throw err;
-    }
+    return new BlobWriter(desc, await open(tmp, 'w'), tmp, final);
   }
 
   async readIndex(): Promise<ImageIndex> {
@@ -160,6 +133,64 @@ export class LayoutStore {
   async writeIndex(manifests: Descriptor[]): Promise<void> {
     const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests };
     await writeFileAtomic(join(this.dir, 'index.json'), `${JSON.stringify(index, null, 2)}\n`);
+  }
+}
+
+/**
+ * Receives one blob's bytes in order, hashing them as they arrive, so a download can resume
+ * where it broke off (`written`) or start over (`reset`). Nothing is held in memory.
+ */
+export class BlobWriter {
+  private hash: Hash = newDigester();
+  private size = 0;
+
+  constructor(
+    private readonly desc: Pick<Descriptor, 'digest' | 'size'>,
+    private readonly fh: FileHandle,
+    private readonly tmp: string,
+    private readonly final: string,
+  ) {}
+
+  /** Bytes received so far: the offset to resume from. */
+  get written(): number {
+    return this.size;
+  }
+
+  async write(chunk: Buffer): Promise<void> {
+    if (this.size + chunk.length > this.desc.size) {
+      throw new BlobMismatchError(`received more than the ${this.desc.size} bytes expected`);
+    }
+    this.hash.update(chunk);
+    let offset = 0;
+    while (offset < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, offset, chunk.length - offset, this.size + offset);
+      offset += bytesWritten;
+    }
+    this.size += chunk.length;
+  }
+
+  /** Forgets what was received (the server restarted from byte 0). */
+  async reset(): Promise<void> {
+    this.hash = newDigester();
+    this.size = 0;
+    await this.fh.truncate(0);
+  }
+
+  /** Checks size and digest, then renames the blob into place. */
+  async commit(): Promise<void> {
+    await this.fh.close();
+    if (this.size !== this.desc.size)
+      throw new BlobMismatchError(`received ${this.size} bytes, expected ${this.desc.size}`);
+    const actual = `sha256:${this.hash.digest('hex')}`;
+    if (actual !== this.desc.digest)
+      throw new BlobMismatchError(`content hashes to ${actual}, expected ${this.desc.digest}`);
+    await rename(this.tmp, this.final);
+  }
+
+  /** Removes the temporary file; the layout is as it was. */
+  async abort(): Promise<void> {
+    await this.fh.close().catch(() => undefined);
+    await rm(this.tmp, { force: true });
   }
 }
 

@@ -17,6 +17,8 @@ export interface PullJobOptions extends ImageSelection {
   layerCompression: LayerCompression;
   concurrency: number;
   insecureRegistries: string[];
+  mirrors?: Record<string, string[]>;
+  caFiles?: string[];
   reportFile?: string;
   credentials?: CredentialStore;
   logger: Logger;

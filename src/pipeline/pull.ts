@@ -84,10 +84,13 @@ export async function pullImages(references: string[], options: PullOptions): Pr
       p = (async (): Promise<Counted> => {
         if (await store.hasBlob(desc)) return { source: 'layout', bytes: 0 };
         return limiter.run(async () => {
+          const writer = await store.createBlobWriter(desc);
           try {
-            await store.putStream(desc, await client.openBlob(ref, desc.digest));
+            await client.downloadBlob(ref, desc.digest, writer);
+            await writer.commit();
             downloaded.set(desc.digest, desc.size);
           } catch (err) {
+            await writer.abort();
             if (err instanceof BlobMismatchError) {
               throw new UserError(
                 `${client.where(ref)}: blob ${desc.digest} is corrupt: ${err.message}; nothing was stored, try again`,

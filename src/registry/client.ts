@@ -1,19 +1,27 @@
-import type { Readable } from 'node:stream';
 import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { registryHost, type ImageReference } from '../references/reference.js';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Authenticator } from './auth.js';
 import { CredentialStore } from './credentials.js';
 import {
   describeError,
   header,
+  isRetryableError,
   NetworkError,
+  sleep,
   Transport,
   type HttpResponse,
   type TransportOptions,
 } from './transport.js';
+
+/** Where a blob's bytes go: the layout's BlobWriter satisfies it. */
+export interface BlobSink {
+  readonly written: number;
+  write(chunk: Buffer): Promise<void>;
+  reset(): Promise<void>;
+}
 
 export interface ManifestBytes {
   digest: string;
@@ -29,6 +37,8 @@ export interface ResolvedTag {
 
 export interface RegistryClientOptions extends TransportOptions {
   credentials?: CredentialStore;
+  /** Mirrors per registry domain (`docker.io` -> [`mirror.example:5000`]), tried first. */
+  mirrors?: Record<string, string[]>;
 }
 
 /** A manifest larger than this is not a manifest (registries cap them at 4 MiB). */
@@ -44,9 +54,12 @@ export class RegistryClient {
   private readonly auth: Authenticator;
   private readonly bases = new Map<string, Promise<URL>>();
   private readonly logger: Logger;
+  private readonly mirrors: Record<string, string[]>;
+  private readonly deadMirrors = new Set<string>();
 
   constructor(options: RegistryClientOptions) {
     this.logger = options.logger;
+    this.mirrors = options.mirrors ?? {};
     this.transport = new Transport(options);
     this.auth = new Authenticator(
       this.transport,
@@ -59,8 +72,8 @@ export class RegistryClient {
   async resolveTag(ref: ImageReference): Promise<ResolvedTag> {
     if (!ref.tag) throw new Error(`resolveTag needs a tag: ${ref.original}`);
     const res = await this.send('HEAD', ref, `manifests/${ref.tag}`, { accept: MANIFEST_ACCEPT });
-    await res.body.dump();
     await this.check(res, ref, `tag ${ref.tag}`);
+    await res.body.dump();
     const digest = header(res, 'docker-content-digest');
     const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     const size = Number(header(res, 'content-length') ?? NaN);
@@ -99,13 +112,53 @@ export class RegistryClient {
   }
 
   /**
-   * Opens a blob as a stream, following redirects to blob storage (without our Authorization).
-   * The caller hashes and stores it.
+   * Downloads a blob into `sink`, following redirects to blob storage (without our
+   * Authorization). A connection cut mid-body resumes with `Range` from the bytes already
+   * received; a server that answers 200 instead of 206 sends everything again.
    */
-  async openBlob(ref: ImageReference, digest: string): Promise<Readable> {
-    const res = await this.send('GET', ref, `blobs/${digest}`, {});
-    await this.check(res, ref, `blob ${digest}`);
-    return res.body;
+  async downloadBlob(ref: ImageReference, digest: string, sink: BlobSink): Promise<void> {
+    let failures = 0;
+    for (;;) {
+      const offset = sink.written;
+      const res = await this.send(
+        'GET',
+        ref,
+        `blobs/${digest}`,
+        offset > 0 ? { range: `bytes=${offset}-` } : {},
+      );
+      if (res.status === 206) {
+        const start = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')?.[1];
+        if (Number(start) !== offset) {
+          // A range we did not ask for: start over rather than splice wrong bytes.
+          await res.body.dump();
+          await sink.reset();
+          continue;
+        }
+      } else {
+        await this.check(res, ref, `blob ${digest}`);
+        if (offset > 0) await sink.reset();
+      }
+      const before = sink.written;
+      try {
+        for await (const chunk of res.body as AsyncIterable<Buffer>) await sink.write(chunk);
+        return;
+      } catch (err) {
+        res.body.destroy();
+        if (!isRetryableError(err)) throw err;
+        // Progress since the last failure earns a fresh set of attempts.
+        failures = sink.written > before ? 1 : failures + 1;
+        if (failures >= this.transport.attempts) {
+          throw new UserError(
+            `${this.where(ref)}: downloading blob ${digest} failed ${failures} times: ${describeError(err)}`,
+          );
+        }
+        const wait = this.transport.backoff(failures);
+        this.logger.debug(
+          `blob ${digest} cut at ${sink.written} bytes (${describeError(err)}); resuming in ${wait} ms`,
+        );
+        await sleep(wait);
+      }
+    }
   }
 
   /** `image X on registry Y`: the prefix of every message about a request. */
@@ -113,17 +166,49 @@ export class RegistryClient {
     return `image ${ref.original} (registry ${ref.domain})`;
   }
 
+  /**
+   * Sends a request for `ref`, to its mirrors first (each in turn, skipping one that failed
+   * to answer), then to the registry itself. A mirror's error answer is never final.
+   */
   private async send(
     method: 'GET' | 'HEAD',
     ref: ImageReference,
     suffix: string,
     headers: Record<string, string>,
   ): Promise<HttpResponse> {
-    const base = await this.base(ref);
+    for (const mirror of this.mirrors[ref.domain] ?? []) {
+      if (this.deadMirrors.has(mirror)) continue;
+      try {
+        const res = await this.sendTo(mirror, mirror, method, ref, suffix, headers);
+        if (res.status < 400) return res;
+        await res.body.dump();
+        this.logger.debug(
+          `mirror ${mirror} answered HTTP ${res.status} for ${ref.original} ${suffix}; asking ${ref.domain}`,
+        );
+      } catch (err) {
+        this.deadMirrors.add(mirror);
+        this.logger.warn(
+          `mirror ${mirror} of ${ref.domain} failed (${errorMessage(err)}); using ${ref.domain} itself`,
+        );
+      }
+    }
+    return this.sendTo(registryHost(ref.domain), ref.domain, method, ref, suffix, headers);
+  }
+
+  /** One request to `host`, answering its auth challenges with the credentials of `credentialsFor`. */
+  private async sendTo(
+    host: string,
+    credentialsFor: string,
+    method: 'GET' | 'HEAD',
+    ref: ImageReference,
+    suffix: string,
+    headers: Record<string, string>,
+  ): Promise<HttpResponse> {
+    const base = await this.base(ref, host);
     const url = new URL(`/v2/${ref.path}/${suffix}`, base);
     const scope = `repository:${ref.path}:pull`;
     for (let round = 0; ; round++) {
-      const authorization = await this.auth.authorization(base.origin, ref.domain, scope);
+      const authorization = await this.auth.authorization(base.origin, credentialsFor, scope);
       let res: HttpResponse;
       try {
         res = await this.transport.request(method, url, headers, authorization);
@@ -139,21 +224,27 @@ export class RegistryClient {
         throw err;
       }
       if (res.status !== 401 || round >= 2) return res;
-      const www = header(res, 'www-authenticate');
-      await res.body.dump();
-      if (!(await this.auth.unauthorized(base.origin, www, scope, authorization !== undefined))) {
+      // Hand the 401 back untouched (its body explains it) unless a retry can do better.
+      if (
+        !(await this.auth.unauthorized(
+          base.origin,
+          header(res, 'www-authenticate'),
+          scope,
+          authorization !== undefined,
+        ))
+      ) {
         return res;
       }
+      await res.body.dump();
     }
   }
 
   /**
-   * The registry's base URL. Secure hosts are HTTPS. Loopback and insecure hosts try HTTPS
-   * first and fall back to plain HTTP, as Docker does. The /v2/ answer also tells us early
-   * which auth scheme the registry wants.
+   * A host's base URL. Secure hosts are HTTPS. Loopback and insecure hosts try HTTPS first and
+   * fall back to plain HTTP, as Docker does. The /v2/ answer also tells us early which auth
+   * scheme the registry wants.
    */
-  private base(ref: ImageReference): Promise<URL> {
-    const host = registryHost(ref.domain);
+  private base(ref: ImageReference, host: string): Promise<URL> {
     let base = this.bases.get(host);
     if (!base) {
       base = this.ping(ref, host);
@@ -190,16 +281,13 @@ export class RegistryClient {
 
   /** Turns a registry's refusal into a message that says what to do. */
   private async check(res: HttpResponse, ref: ImageReference, what: string): Promise<void> {
-    if (res.status === 200) return;
+    if (res.status === 200 || res.status === 206) return;
     let detail = '';
-    {
-      try {
-        const text = await res.body.text();
-        const parsed = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
-        detail = parsed.errors?.map((e) => e.code ?? e.message).join(', ') ?? '';
-      } catch {
-        // No JSON error body (HEAD, or already drained): the status says enough.
-      }
+    try {
+      const parsed = JSON.parse(await res.body.text()) as { errors?: { code?: string; message?: string }[] };
+      detail = parsed.errors?.map((e) => e.code ?? e.message).join(', ') ?? '';
+    } catch {
+      // No JSON error body (a HEAD answer): the status says enough.
     }
     const suffix = detail ? ` (${detail})` : '';
     const where = this.where(ref);

@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
-import { Pool, errors as undiciErrors, type Dispatcher } from 'undici';
+import { Agent, EnvHttpProxyAgent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Logger } from '../util/log.js';
 import { isInsecureHost } from './hosts.js';
 
@@ -17,8 +18,8 @@ export interface HttpResponse {
 export interface TransportOptions {
   /** Hosts (host or host:port) allowed over plain HTTP or unverified TLS, besides loopback. */
   insecureHosts?: string[];
-  /** Extra PEM CA certificates trusted for TLS, on top of the system roots. */
-  caCertificates?: string[];
+  /** Files of extra PEM CA certificates trusted for TLS, on top of the system roots and NODE_EXTRA_CA_CERTS. */
+  caFiles?: string[];
   /** Connections per host; requests beyond it queue in that host's pool. */
   connectionsPerHost?: number;
   /** Attempts for retryable failures (connection errors, 408, 429, 5xx). */
@@ -45,19 +46,25 @@ export class NetworkError extends Error {
   }
 }
 
+/** True when the environment names a proxy (HTTP_PROXY/HTTPS_PROXY in either case). */
+function proxyConfigured(): boolean {
+  return ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].some((v) => process.env[v]);
+}
+
 /**
- * HTTP for registries: one connection pool per origin, retries with backoff and jitter,
- * Retry-After, and redirects that never carry Authorization to another origin (presigned
- * CDN URLs reject it, and the credentials belong to the registry alone).
+ * HTTP for registries: one connection pool per origin (undici's Agent keeps them), retries
+ * with backoff and jitter, Retry-After, HTTPS_PROXY/NO_PROXY from the environment, and
+ * redirects that never carry Authorization to another origin (presigned CDN URLs reject it,
+ * and the credentials belong to the registry alone).
  */
 export class Transport {
-  private readonly pools = new Map<string, Pool>();
   private readonly options: Required<Omit<TransportOptions, 'logger'>> & { logger: Logger };
+  private readonly dispatchers = new Map<boolean, Dispatcher>();
 
   constructor(options: TransportOptions) {
     this.options = {
       insecureHosts: [],
-      caCertificates: [],
+      caFiles: [],
       connectionsPerHost: 6,
       attempts: 5,
       backoffMs: 250,
@@ -66,26 +73,43 @@ export class Transport {
     };
   }
 
+  get attempts(): number {
+    return this.options.attempts;
+  }
+
   isInsecure(host: string): boolean {
     return isInsecureHost(host, this.options.insecureHosts);
   }
 
-  private pool(url: URL): Pool {
-    let pool = this.pools.get(url.origin);
-    if (!pool) {
-      const insecure = this.isInsecure(url.host);
-      const ca = this.options.caCertificates.length
-        ? [...rootCertificates, ...this.options.caCertificates]
-        : undefined;
-      pool = new Pool(url.origin, {
+  /** One dispatcher for verified TLS and one for insecure hosts; each pools per origin. */
+  private dispatcher(url: URL): Dispatcher {
+    const insecure = this.isInsecure(url.host);
+    let dispatcher = this.dispatchers.get(insecure);
+    if (!dispatcher) {
+      const tls = { rejectUnauthorized: !insecure, ...this.trustedCertificates() };
+      const common = {
         connections: this.options.connectionsPerHost,
         headersTimeout: 60_000,
         bodyTimeout: 60_000,
-        connect: { rejectUnauthorized: !insecure, ...(ca ? { ca } : {}) },
-      });
-      this.pools.set(url.origin, pool);
+      };
+      dispatcher = proxyConfigured()
+        ? new EnvHttpProxyAgent({ ...common, connect: tls, requestTls: tls })
+        : new Agent({ ...common, connect: tls });
+      this.dispatchers.set(insecure, dispatcher);
     }
-    return pool;
+    return dispatcher;
+  }
+
+  /**
+   * Passing `ca` replaces Node's trust store, so the system roots and NODE_EXTRA_CA_CERTS are
+   * added back next to the user's files.
+   */
+  private trustedCertificates(): { ca?: string[] } {
+    if (!this.options.caFiles.length) return {};
+    const extra = [...this.options.caFiles, process.env.NODE_EXTRA_CA_CERTS].filter((f): f is string =>
+      Boolean(f),
+    );
+    return { ca: [...rootCertificates, ...extra.map((f) => readFileSync(f, 'utf8'))] };
   }
 
   /**
@@ -128,7 +152,13 @@ export class Transport {
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse | undefined;
       try {
-        const r = await this.pool(url).request({ method, path: url.pathname + url.search, headers, body });
+        const r = await this.dispatcher(url).request({
+          origin: url.origin,
+          method,
+          path: url.pathname + url.search,
+          headers,
+          body,
+        });
         res = { status: r.statusCode, headers: r.headers, body: r.body, url };
       } catch (err) {
         if (attempt >= attempts || !isRetryableError(err)) {
@@ -149,11 +179,6 @@ export class Transport {
     }
   }
 
-  private backoff(attempt: number): number {
-    const base = this.options.backoffMs * 2 ** (attempt - 1);
-    return Math.round(base / 2 + Math.random() * base);
-  }
-
   private retryAfter(value: string | string[] | undefined): number | undefined {
     if (typeof value !== 'string') return undefined;
     let ms: number;
@@ -166,13 +191,20 @@ export class Transport {
     return Math.max(0, Math.min(ms, this.options.maxRetryAfterMs));
   }
 
+  /** A wait before retry `attempt` (1-based): exponential with full jitter around the base. */
+  backoff(attempt: number): number {
+    const base = this.options.backoffMs * 2 ** (attempt - 1);
+    return Math.round(base / 2 + Math.random() * base);
+  }
+
   async close(): Promise<void> {
-    await Promise.all([...this.pools.values()].map((p) => p.close()));
-    this.pools.clear();
+    await Promise.all([...this.dispatchers.values()].map((d) => d.close()));
+    this.dispatchers.clear();
   }
 }
 
-function isRetryableError(err: unknown): boolean {
+/** Failures worth another try: the connection, not the request, went wrong. */
+export function isRetryableError(err: unknown): boolean {
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
     return true;
   if (err instanceof undiciErrors.SocketError || err instanceof undiciErrors.ConnectTimeoutError) return true;

@@ -4,18 +4,25 @@ import { selectImages } from '../../pipeline/images.js';
 import { RegistryClient } from '../../registry/client.js';
 import { UsageError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
-import { keyValues, parseCommand } from '../options.js';
+import {
+  keyValues,
+  parseCommand,
+  registryOptions,
+  registryOptionSpecs,
+  registryOptionsHelp,
+} from '../options.js';
 
 export const keyHelp = `Usage: cache-images key [--pallet DIR] [--image REF]... [--include-disabled] --platform P [--prefix S]
-                        [--insecure-registry HOST]... [--repo PATH=DIR]... [--pallet-req PATH=DIR]...
+                        [--insecure-registry HOST]... [--mirror REGISTRY=MIRROR]... [--ca-file FILE]...
+                        [--repo PATH=DIR]... [--pallet-req PATH=DIR]...
 
 Prints the cache key of the images' digest set: <prefix>-<os>-<arch>[-<variant>]-<hash>.
 The same images with the same upstream digests give the same key on any machine; a moved tag
 or an added image gives a new one. Tags are resolved with HEAD requests only; references
 pinned by digest need no request.
 
-  --prefix S   key prefix (default: cache-images)
-`;
+  --prefix S                key prefix (default: cache-images)
+${registryOptionsHelp}`;
 
 export async function keyCommand(args: string[], logger: Logger): Promise<number> {
   const v = parseCommand(args, {
@@ -24,7 +31,7 @@ export async function keyCommand(args: string[], logger: Logger): Promise<number
     'include-disabled': { type: 'boolean' },
     platform: { type: 'string' },
     prefix: { type: 'string' },
-    'insecure-registry': { type: 'string', multiple: true },
+    ...registryOptionSpecs,
     repo: { type: 'string', multiple: true },
     'pallet-req': { type: 'string', multiple: true },
   });
@@ -43,7 +50,13 @@ export async function keyCommand(args: string[], logger: Logger): Promise<number
     palletOverrides: keyValues(v['pallet-req'], 'pallet-req'),
     warn: (m) => logger.warn(m),
   });
-  const client = new RegistryClient({ logger, insecureHosts: v['insecure-registry'] ?? [] });
+  const registry = registryOptions(v);
+  const client = new RegistryClient({
+    logger,
+    insecureHosts: registry.insecureRegistries,
+    mirrors: registry.mirrors,
+    caFiles: registry.caFiles,
+  });
   try {
     const pairs = await resolveDigests(references, client);
     process.stdout.write(`${cacheKey(pairs, platform, v.prefix)}\n`);

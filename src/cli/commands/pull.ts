@@ -2,11 +2,20 @@ import { parsePlatform } from '../../oci/platform.js';
 import { runPullJob } from '../../pipeline/job.js';
 import { UsageError } from '../../util/errors.js';
 import { formatBytes, type Logger } from '../../util/log.js';
-import { keyValues, oneOf, parseCommand, positiveInteger } from '../options.js';
+import {
+  keyValues,
+  oneOf,
+  parseCommand,
+  positiveInteger,
+  registryOptions,
+  registryOptionSpecs,
+  registryOptionsHelp,
+} from '../options.js';
 
 export const pullHelp = `Usage: cache-images pull [--pallet DIR] [--image REF]... [--include-disabled] --platform OS/ARCH[/VARIANT]
                          --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep|none]
-                         [--concurrency N] [--insecure-registry HOST]... [--report FILE]
+                         [--concurrency N] [--insecure-registry HOST]... [--mirror REGISTRY=MIRROR]...
+                         [--ca-file FILE]... [--report FILE]
                          [--repo PATH=DIR]... [--pallet-req PATH=DIR]...
 
 Downloads every image of the pallet (and each --image) for one platform into an OCI image
@@ -22,8 +31,7 @@ layout, reusing the blobs the layout already holds, then writes docker-archives.
   --layer-compression C     keep: layers as the registry serves them (default);
                             none: decompressed, checked against diff_ids (faster to load in QEMU)
   --concurrency N           blobs downloaded at once (default 8)
-  --insecure-registry HOST  allow plain HTTP / unverified TLS for HOST (repeatable; loopback always is)
-  --report FILE             write a JSON report: per image reference, digests, size, source; totals
+${registryOptionsHelp}  --report FILE             write a JSON report: per image reference, digests, size, source; totals
   --repo PATH=DIR, --pallet-req PATH=DIR   as for 'cache-images list'
 
 Registry credentials are read from docker's config.json ($DOCKER_CONFIG or ~/.docker), as
@@ -41,7 +49,7 @@ export async function pullCommand(args: string[], logger: Logger): Promise<numbe
     'archive-dir': { type: 'string' },
     'layer-compression': { type: 'string' },
     concurrency: { type: 'string' },
-    'insecure-registry': { type: 'string', multiple: true },
+    ...registryOptionSpecs,
     report: { type: 'string' },
     repo: { type: 'string', multiple: true },
     'pallet-req': { type: 'string', multiple: true },
@@ -66,7 +74,7 @@ export async function pullCommand(args: string[], logger: Logger): Promise<numbe
     archiveDir: v['archive-dir'],
     layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep', 'none'] as const, 'keep'),
     concurrency: positiveInteger(v.concurrency, 'concurrency', 8),
-    insecureRegistries: v['insecure-registry'] ?? [],
+    ...registryOptions(v),
     reportFile: v.report,
     logger,
   });
