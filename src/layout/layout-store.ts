@@ -1,13 +1,13 @@
 import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../oci/documents.js';
 import { digestHex, newDigester, sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { UserError } from '../util/errors.js';
-import { isNotFound, temporarySibling, writeFileAtomic } from '../util/fs.js';
+import { isNotFound, processAlive, temporaryOwner, temporarySibling, writeFileAtomic } from '../util/fs.js';
 
 /** Thrown when bytes do not match the digest or size they were promised under. */
 export class BlobMismatchError extends Error {
@@ -77,6 +77,45 @@ export class LayoutStore {
     } catch (err) {
       if (isNotFound(err)) return false;
       throw err;
+    }
+  }
+
+  /** True when the blob is present and its bytes hash to its name (reads the whole blob). */
+  async verifyBlob(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    if (!(await this.hasBlob(desc))) return false;
+    const hash = newDigester();
+    for await (const chunk of this.openBlob(desc.digest) as AsyncIterable<Buffer>) hash.update(chunk);
+    if (`sha256:${hash.digest('hex')}` === desc.digest) return true;
+    // A damaged blob is worse than a missing one: remove it so it is fetched again.
+    await rm(this.blobPath(desc.digest), { force: true });
+    return false;
+  }
+
+  /**
+   * Removes every blob not in `keep`, so a layout (and a cache saved from it) holds only
+   * what the requested images need. Returns what was removed.
+   */
+  async removeBlobsExcept(keep: Set<string>): Promise<{ blobs: number; bytes: number }> {
+    const dir = join(this.dir, 'blobs', 'sha256');
+    let blobs = 0;
+    let bytes = 0;
+    for (const name of await readdir(dir)) {
+      if (!/^[a-f0-9]{64}$/.test(name) || keep.has(`sha256:${name}`)) continue;
+      const path = join(dir, name);
+      bytes += (await stat(path)).size;
+      await rm(path, { force: true });
+      blobs++;
+    }
+    return { blobs, bytes };
+  }
+
+  /** Removes temporary files left by runs that were killed (their process is gone). */
+  async removeAbandonedTemporaries(): Promise<void> {
+    for (const dir of [this.dir, join(this.dir, 'blobs', 'sha256')]) {
+      for (const name of await readdir(dir)) {
+        const owner = temporaryOwner(name);
+        if (owner !== undefined && !processAlive(owner)) await rm(join(dir, name), { force: true });
+      }
     }
   }
 

@@ -16,6 +16,7 @@ export interface PullJobOptions extends ImageSelection {
   archiveDir?: string;
   layerCompression: LayerCompression;
   concurrency: number;
+  verify?: boolean;
   insecureRegistries: string[];
   mirrors?: Record<string, string[]>;
   caFiles?: string[];
@@ -50,6 +51,7 @@ export async function runPullJob(options: PullJobOptions): Promise<PullJobResult
       client,
       logger,
       concurrency: options.concurrency,
+      verify: options.verify,
     });
   } finally {
     await client.close();

@@ -1,4 +1,4 @@
-import type { Descriptor, ImageManifest, Platform } from '../oci/documents.js';
+import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/documents.js';
 import { shortDigest } from '../oci/digest.js';
 import { Annotation } from '../oci/media-types.js';
 import { DocumentError, parseConfig, parseManifest } from '../oci/parse.js';
@@ -12,9 +12,10 @@ import {
 import { BlobMismatchError, LayoutStore } from '../layout/layout-store.js';
 import { normalizedReference, parseReference, type ImageReference } from '../references/reference.js';
 import type { RegistryClient } from '../registry/client.js';
-import { UserError } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 import { Limiter } from '../util/limit.js';
 import { formatBytes, type Logger } from '../util/log.js';
+import { Progress } from './progress.js';
 
 export interface PullOptions {
   platform: Platform;
@@ -23,6 +24,10 @@ export interface PullOptions {
   logger: Logger;
   /** Blobs downloaded at once, across all images (default 8). */
   concurrency?: number;
+  /** Re-hash blobs already in the layout instead of trusting their names and sizes. */
+  verify?: boolean;
+  /** How often a long download logs an overall progress line (default 10 s). */
+  progressIntervalMs?: number;
 }
 
 export type BlobSource = 'layout' | 'registry';
@@ -47,102 +52,112 @@ export interface PullReport {
   platform: string;
   layout: string;
   images: PulledImage[];
-  /** downloadedBytes here counts each blob once. */
+  /** downloadedBytes and the blob counts here count each blob once. */
   totals: {
     images: number;
     size: number;
     downloadedBytes: number;
     blobsFromLayout: number;
     blobsFromRegistry: number;
+    /** Blobs removed from the layout because no requested image needs them any more. */
+    garbageBlobs: number;
+    garbageBytes: number;
   };
 }
 
-interface Counted {
-  source: BlobSource;
-  bytes: number;
+/** What phase 1 learns of an image: everything but its layers' bytes. */
+interface ImagePlan {
+  ref: ImageReference;
+  /** index.json descriptor: the top-level document as the registry served it. */
+  descriptor: Descriptor;
+  platformDigest: string;
+  /** Size of the platform manifest. */
+  platformSize: number;
+  platform: Platform;
+  manifest: ImageManifest;
+  config: ImageConfig;
+  /** Digests of the documents this image needs: top-level, platform manifest, config. */
+  documents: string[];
 }
 
 /**
- * Pulls references for one platform into an OCI layout. Blobs already in the layout are used
- * as they are; a blob several images share is downloaded once. index.json ends up listing
- * exactly the requested references, each pointing at its original top-level document.
+ * Pulls references for one platform into an OCI layout, in three phases: resolve every image
+ * to its platform manifest and config; download every missing layer of every image through one
+ * scheduler (each blob once, biggest first); then rewrite index.json to exactly the requested
+ * references and remove blobs nothing needs. Blobs already in the layout are not fetched, so a
+ * run killed at any point is completed by the next without downloading finished blobs again.
  */
 export async function pullImages(references: string[], options: PullOptions): Promise<PullReport> {
   const platform = normalizePlatform(options.platform);
-  const refs = unique(references).map((r) => parseReference(r));
+  const refs = [...new Set(references)].map((r) => parseReference(r));
   const store = await LayoutStore.open(options.layoutDir, { create: true });
-  const limiter = new Limiter(options.concurrency ?? 8);
-  const inflight = new Map<string, Promise<Counted>>();
-  /** Bytes fetched from registries in this run, per digest, so shared blobs count once in totals. */
-  const downloaded = new Map<string, number>();
+  await store.removeAbandonedTemporaries();
   const { client, logger } = options;
-
-  /** Ensures a blob is in the layout; concurrent requests for one digest share one download. */
-  const ensureBlob = (ref: ImageReference, desc: Descriptor): Promise<Counted> => {
-    let p = inflight.get(desc.digest);
+  const limiter = new Limiter(options.concurrency ?? 8);
+  /** Where each blob of this run came from, and bytes fetched, so shared blobs count once. */
+  const sources = new Map<string, BlobSource>();
+  const downloaded = new Map<string, number>();
+  /** One presence check (and, with verify, one re-hash) per blob per run. */
+  const present = new Map<string, Promise<boolean>>();
+  const isPresent = (desc: Pick<Descriptor, 'digest' | 'size'>) => {
+    let p = present.get(desc.digest);
     if (!p) {
-      p = (async (): Promise<Counted> => {
-        if (await store.hasBlob(desc)) return { source: 'layout', bytes: 0 };
-        return limiter.run(async () => {
-          const writer = await store.createBlobWriter(desc);
-          try {
-            await client.downloadBlob(ref, desc.digest, writer);
-            await writer.commit();
-            downloaded.set(desc.digest, desc.size);
-          } catch (err) {
-            await writer.abort();
-            if (err instanceof BlobMismatchError) {
-              throw new UserError(
-                `${client.where(ref)}: blob ${desc.digest} is corrupt: ${err.message}; nothing was stored, try again`,
-              );
-            }
-            throw err;
-          }
-          return { source: 'registry', bytes: desc.size };
-        });
-      })();
-      inflight.set(desc.digest, p);
+      p = options.verify ? store.verifyBlob(desc) : store.hasBlob(desc);
+      present.set(desc.digest, p);
     }
     return p;
   };
+  let failed = false;
 
-  /** A manifest from the layout when present, else from the registry (then stored). */
-  const manifestBytes = async (
+  const download = async (ref: ImageReference, desc: Descriptor, progress?: Progress) => {
+    if (failed) return;
+    const writer = await store.createBlobWriter(desc);
+    const sink = progress ? progress.track(writer) : writer;
+    try {
+      await client.downloadBlob(ref, desc.digest, sink);
+      await writer.commit();
+    } catch (err) {
+      await writer.abort();
+      if (err instanceof BlobMismatchError) {
+        throw new UserError(
+          `${client.where(ref)}: blob ${desc.digest} is corrupt (${err.message}); nothing was stored: try again, and if it persists the registry or a proxy is damaging it`,
+        );
+      }
+      throw err;
+    }
+    sources.set(desc.digest, 'registry');
+    downloaded.set(desc.digest, desc.size);
+  };
+
+  /** A manifest or config from the layout when present, else from the registry (then stored). */
+  const documentBytes = async (
     ref: ImageReference,
     desc: { digest: string; size?: number; mediaType?: string },
   ) => {
-    const stored = await store.blobSize(desc.digest);
     // A pinned reference's size is unknown until read; a stored blob was verified when written.
-    if (stored !== undefined && (desc.size === undefined || desc.size === stored)) {
-      return {
-        bytes: await store.readBlob(desc.digest),
-        mediaType: desc.mediaType,
-        source: 'layout' as const,
-      };
+    const size = desc.size ?? (await store.blobSize(desc.digest));
+    if (size !== undefined && (await isPresent({ digest: desc.digest, size }))) {
+      sources.set(desc.digest, sources.get(desc.digest) ?? 'layout');
+      return { bytes: await store.readBlob(desc.digest), mediaType: desc.mediaType };
     }
-    const m = await client.fetchManifest(ref, desc.digest);
+    const m = await limiter.run(() => client.fetchManifest(ref, desc.digest));
     await store.putBytes(m.digest, m.bytes);
+    sources.set(m.digest, 'registry');
     downloaded.set(m.digest, m.bytes.length);
-    return { bytes: m.bytes, mediaType: m.mediaType || desc.mediaType, source: 'registry' as const };
+    present.set(m.digest, Promise.resolve(true));
+    return { bytes: m.bytes, mediaType: m.mediaType || desc.mediaType };
   };
 
-  const pullOne = async (ref: ImageReference): Promise<{ image: PulledImage; descriptor: Descriptor }> => {
+  const plan = async (ref: ImageReference): Promise<ImagePlan> => {
     const where = client.where(ref);
     try {
       // A pinned reference needs no tag lookup: the digest wins over the tag.
-      const top = ref.digest ? { digest: ref.digest } : await client.resolveTag(ref);
-      const topRead = await manifestBytes(ref, top);
+      const top = ref.digest ? { digest: ref.digest } : await limiter.run(() => client.resolveTag(ref));
+      const topRead = await documentBytes(ref, top);
       const topDoc = parseManifest(topRead.bytes, topRead.mediaType);
-      const counts = { fromLayout: 0, fromRegistry: 0, downloaded: 0 };
-      const count = (source: BlobSource, bytes: number) => {
-        if (source === 'layout') counts.fromLayout++;
-        else counts.fromRegistry++;
-        counts.downloaded += bytes;
-      };
-      count(topRead.source, topRead.source === 'registry' ? topRead.bytes.length : 0);
-
       let manifest: ImageManifest;
-      let platformDesc: Descriptor;
+      let platformDigest = top.digest;
+      let platformSize = topRead.bytes.length;
       if (topDoc.kind === 'index') {
         const chosen = selectPlatform(topDoc.document.manifests, platform);
         if (!chosen) {
@@ -151,19 +166,20 @@ export async function pullImages(references: string[], options: PullOptions): Pr
             `${where} has no ${formatPlatform(platform)} variant; it offers ${offered.length ? offered.join(', ') : 'no platforms'}: choose one of those with --platform, or another image`,
           );
         }
-        const read = await manifestBytes(ref, chosen);
-        count(read.source, read.source === 'registry' ? read.bytes.length : 0);
+        const read = await documentBytes(ref, chosen);
         const doc = parseManifest(read.bytes, read.mediaType ?? chosen.mediaType);
         if (doc.kind !== 'manifest')
           throw new UserError(`${where}: ${chosen.digest} is a nested index, which is not supported`);
         manifest = doc.document;
-        platformDesc = { mediaType: doc.mediaType, digest: chosen.digest, size: read.bytes.length };
+        platformDigest = chosen.digest;
+        platformSize = read.bytes.length;
       } else {
         manifest = topDoc.document;
-        platformDesc = { mediaType: topDoc.mediaType, digest: top.digest, size: topRead.bytes.length };
       }
-
-      count(...tuple(await ensureBlob(ref, manifest.config)));
+      if (!(await isPresent(manifest.config))) {
+        await limiter.run(() => download(ref, manifest.config));
+        present.set(manifest.config.digest, Promise.resolve(true));
+      } else sources.set(manifest.config.digest, sources.get(manifest.config.digest) ?? 'layout');
       const config = parseConfig(await store.readBlob(manifest.config.digest));
       const imagePlatform = normalizePlatform({
         os: config.os,
@@ -180,46 +196,90 @@ export async function pullImages(references: string[], options: PullOptions): Pr
           `${where}: the manifest lists ${manifest.layers.length} layers but the config ${config.rootfs.diff_ids.length} diff_ids; the image is broken`,
         );
       }
-      for (const result of await Promise.all(manifest.layers.map((l) => ensureBlob(ref, l))))
-        count(...tuple(result));
-
-      const size = platformDesc.size + manifest.config.size + manifest.layers.reduce((n, l) => n + l.size, 0);
-      const image: PulledImage = {
-        reference: ref.original,
-        digest: top.digest,
-        platformDigest: platformDesc.digest,
-        platform: formatPlatform(imagePlatform),
-        size,
-        source: counts.fromRegistry > 0 ? 'registry' : 'layout',
-        blobs: { fromLayout: counts.fromLayout, fromRegistry: counts.fromRegistry },
-        downloadedBytes: counts.downloaded,
-      };
-      logger.info(
-        `${ref.original}: ${formatBytes(size)} (${shortDigest(platformDesc.digest)}), ` +
-          (counts.fromRegistry
-            ? `${counts.fromRegistry} blobs downloaded (${formatBytes(counts.downloaded)}), `
-            : '') +
-          `${counts.fromLayout} from the layout`,
-      );
-      const descriptor: Descriptor = {
-        mediaType: topDoc.mediaType,
-        digest: top.digest,
-        size: topRead.bytes.length,
-        annotations: {
-          [Annotation.ContainerdImageName]: normalizedReference(ref),
-          [Annotation.RefName]: ref.original,
+      return {
+        ref,
+        descriptor: {
+          mediaType: topDoc.mediaType,
+          digest: top.digest,
+          size: topRead.bytes.length,
+          annotations: {
+            [Annotation.ContainerdImageName]: normalizedReference(ref),
+            [Annotation.RefName]: ref.original,
+          },
         },
+        platformDigest,
+        platformSize,
+        platform: imagePlatform,
+        manifest,
+        config,
+        documents: [...new Set([top.digest, platformDigest, manifest.config.digest])],
       };
-      return { image, descriptor };
     } catch (err) {
       if (err instanceof DocumentError) throw new UserError(`${where}: ${err.message}`);
       throw err;
     }
   };
 
-  const results = await Promise.all(refs.map(pullOne));
-  await store.writeIndex(results.map((r) => r.descriptor));
-  const images = results.map((r) => r.image);
+  // Phase 1: every image's documents. All failures are reported, not just the first.
+  const settled = await Promise.allSettled(refs.map(plan));
+  const failures = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+  if (failures.length) {
+    for (const f of failures.slice(1)) logger.warn(errorMessage(f.reason));
+    throw failures[0]?.reason;
+  }
+  const plans = settled.map((s) => (s as PromiseFulfilledResult<ImagePlan>).value);
+
+  // Phase 2: every missing layer of every image, each once, biggest first.
+  const layers = new Map<string, { ref: ImageReference; desc: Descriptor }>();
+  for (const p of plans)
+    for (const l of p.manifest.layers)
+      if (!layers.has(l.digest)) layers.set(l.digest, { ref: p.ref, desc: l });
+  const missing: { ref: ImageReference; desc: Descriptor }[] = [];
+  for (const layer of layers.values()) {
+    if (await isPresent(layer.desc)) sources.set(layer.desc.digest, 'layout');
+    else missing.push(layer);
+  }
+  missing.sort((a, b) => b.desc.size - a.desc.size);
+  const progress = new Progress(
+    missing.reduce((n, l) => n + l.desc.size, 0),
+    missing.length,
+    logger,
+    options.progressIntervalMs ?? 10_000,
+  );
+  try {
+    await Promise.all(
+      missing.map((l) =>
+        limiter
+          .run(() => download(l.ref, l.desc, progress))
+          .then(() => progress.blobDone())
+          .catch((err: unknown) => {
+            failed = true;
+            throw err;
+          }),
+      ),
+    );
+  } finally {
+    progress.stop();
+  }
+
+  // Phase 3: index.json, garbage collection, report.
+  await store.writeIndex(plans.map((p) => p.descriptor));
+  const keep = new Set(plans.flatMap((p) => [...p.documents, ...p.manifest.layers.map((l) => l.digest)]));
+  const garbage = await store.removeBlobsExcept(keep);
+  if (garbage.blobs)
+    logger.info(`removed ${garbage.blobs} blobs (${formatBytes(garbage.bytes)}) no requested image needs`);
+
+  const images = plans.map((p) => imageResult(p, sources, downloaded));
+  for (const i of images) {
+    logger.info(
+      `${i.reference}: ${formatBytes(i.size)} (${shortDigest(i.platformDigest)}), ` +
+        (i.blobs.fromRegistry
+          ? `${i.blobs.fromRegistry} blobs downloaded (${formatBytes(i.downloadedBytes)}), `
+          : '') +
+        `${i.blobs.fromLayout} from the layout`,
+    );
+  }
+  const counts = [...keep].map((d) => sources.get(d));
   return {
     platform: formatPlatform(platform),
     layout: options.layoutDir,
@@ -228,16 +288,30 @@ export async function pullImages(references: string[], options: PullOptions): Pr
       images: images.length,
       size: images.reduce((n, i) => n + i.size, 0),
       downloadedBytes: [...downloaded.values()].reduce((n, b) => n + b, 0),
-      blobsFromLayout: images.reduce((n, i) => n + i.blobs.fromLayout, 0),
-      blobsFromRegistry: images.reduce((n, i) => n + i.blobs.fromRegistry, 0),
+      blobsFromLayout: counts.filter((s) => s === 'layout').length,
+      blobsFromRegistry: counts.filter((s) => s === 'registry').length,
+      garbageBlobs: garbage.blobs,
+      garbageBytes: garbage.bytes,
     },
   };
 }
 
-function tuple(c: Counted): [BlobSource, number] {
-  return [c.source, c.bytes];
-}
-
-function unique(values: string[]): string[] {
-  return [...new Set(values)];
+function imageResult(
+  p: ImagePlan,
+  sources: Map<string, BlobSource>,
+  downloaded: Map<string, number>,
+): PulledImage {
+  const digests = [...new Set([...p.documents, ...p.manifest.layers.map((l) => l.digest)])];
+  const fromRegistry = digests.filter((d) => sources.get(d) === 'registry');
+  const size = p.platformSize + p.manifest.config.size + p.manifest.layers.reduce((n, l) => n + l.size, 0);
+  return {
+    reference: p.ref.original,
+    digest: p.descriptor.digest,
+    platformDigest: p.platformDigest,
+    platform: formatPlatform(p.platform),
+    size,
+    source: fromRegistry.length ? 'registry' : 'layout',
+    blobs: { fromLayout: digests.length - fromRegistry.length, fromRegistry: fromRegistry.length },
+    downloadedBytes: fromRegistry.reduce((n, d) => n + (downloaded.get(d) ?? 0), 0),
+  };
 }

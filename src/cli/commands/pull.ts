@@ -14,7 +14,7 @@ import {
 
 export const pullHelp = `Usage: cache-images pull [--pallet DIR] [--image REF]... [--include-disabled] --platform OS/ARCH[/VARIANT]
                          --layout DIR [--archive FILE] [--archive-dir DIR] [--layer-compression keep|none]
-                         [--concurrency N] [--insecure-registry HOST]... [--mirror REGISTRY=MIRROR]...
+                         [--concurrency N] [--verify] [--insecure-registry HOST]... [--mirror REGISTRY=MIRROR]...
                          [--ca-file FILE]... [--report FILE]
                          [--repo PATH=DIR]... [--pallet-req PATH=DIR]...
 
@@ -31,6 +31,7 @@ layout, reusing the blobs the layout already holds, then writes docker-archives.
   --layer-compression C     keep: layers as the registry serves them (default);
                             none: decompressed, checked against diff_ids (faster to load in QEMU)
   --concurrency N           blobs downloaded at once (default 8)
+  --verify                  re-hash blobs already in the layout; damaged ones are fetched again
 ${registryOptionsHelp}  --report FILE             write a JSON report: per image reference, digests, size, source; totals
   --repo PATH=DIR, --pallet-req PATH=DIR   as for 'cache-images list'
 
@@ -49,6 +50,7 @@ export async function pullCommand(args: string[], logger: Logger): Promise<numbe
     'archive-dir': { type: 'string' },
     'layer-compression': { type: 'string' },
     concurrency: { type: 'string' },
+    verify: { type: 'boolean' },
     ...registryOptionSpecs,
     report: { type: 'string' },
     repo: { type: 'string', multiple: true },
@@ -74,6 +76,7 @@ export async function pullCommand(args: string[], logger: Logger): Promise<numbe
     archiveDir: v['archive-dir'],
     layerCompression: oneOf(v['layer-compression'], 'layer-compression', ['keep', 'none'] as const, 'keep'),
     concurrency: positiveInteger(v.concurrency, 'concurrency', 8),
+    verify: v.verify,
     ...registryOptions(v),
     reportFile: v.report,
     logger,
