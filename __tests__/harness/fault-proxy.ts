@@ -1,4 +1,10 @@
-import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** A request the proxy saw, with what it did about it. */
@@ -58,7 +64,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
 
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     const fault = take(req);
-    const seen: ProxiedRequest = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, status: 0 };
+    const seen: ProxiedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      status: 0,
+    };
     requests.push(seen);
     if (fault?.status) {
       seen.status = fault.status;

@@ -1,0 +1,26 @@
+import { execFile } from 'node:child_process';
+import { dirname, join, resolve } from 'node:path';
+
+const root = resolve(dirname(new URL(import.meta.url).pathname), '..', '..');
+export const CLI = join(root, 'dist', 'cli', 'index.js');
+
+export interface CliRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the committed CLI bundle, as users run it. */
+export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Promise<CliRun> {
+  return new Promise((resolvePromise) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        const code = err ? (err as { code?: number }).code : 0;
+        resolvePromise({ code: typeof code === 'number' ? code : 1, stdout, stderr });
+      },
+    );
+  });
+}
