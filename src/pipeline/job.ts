@@ -41,6 +41,8 @@ export async function runPullJob(options: PullJobOptions): Promise<PullJobResult
   const client = new RegistryClient({
     logger,
     insecureHosts: options.insecureRegistries,
+    mirrors: options.mirrors,
+    caFiles: options.caFiles,
     credentials: options.credentials,
   });
   let pulled: PullReport;

@@ -94,7 +94,10 @@ export class Authenticator {
     if (!realm)
       throw new UserError(`registry ${domain} asked for a bearer token but named no token service (realm)`);
     const url = new URL(realm);
-    if (url.protocol !== 'https:' && !(url.protocol === 'http:' && this.transport.isInsecure(url.host))) {
+    if (
+      url.protocol !== 'https:' &&
+      !(url.protocol === 'http:' && this.transport.allowsPlainHttp(url.host))
+    ) {
       throw new UserError(
         `registry ${domain} sends us to token service ${url.origin} over plain HTTP; refusing (add --insecure-registry ${url.host} if you trust it)`,
       );

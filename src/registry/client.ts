@@ -8,6 +8,7 @@ import { CredentialStore } from './credentials.js';
 import {
   describeError,
   header,
+  isCertificateError,
   isRetryableError,
   NetworkError,
   sleep,
@@ -255,9 +256,9 @@ export class RegistryClient {
   }
 
   private async ping(ref: ImageReference, host: string): Promise<URL> {
-    const candidates = this.transport.isInsecure(host) ? ['https', 'http'] : ['https'];
-    let lastError: unknown;
-    for (const scheme of candidates) {
+    const plain = this.transport.allowsPlainHttp(host);
+    let failure = '';
+    for (const scheme of plain ? ['https', 'http'] : ['https']) {
       const url = new URL(`${scheme}://${host}/v2/`);
       try {
         const res = await this.transport.request('GET', url, { accept: 'application/json' });
@@ -265,17 +266,22 @@ export class RegistryClient {
         if (res.status === 401) this.auth.learn(url.origin, header(res, 'www-authenticate'));
         if (res.status === 200 || res.status === 401 || res.status === 404)
           return new URL(`${scheme}://${host}/`);
-        lastError = new Error(`GET ${url.href} answered HTTP ${res.status}`);
+        failure ||= `GET ${url.href} answered HTTP ${res.status}`;
       } catch (err) {
-        lastError = err instanceof NetworkError ? (err.cause ?? err) : err;
-        this.logger.debug(`${url.href}: ${describeError(lastError)}`);
+        const cause = err instanceof NetworkError ? (err.cause ?? err) : err;
+        this.logger.debug(`${url.href}: ${describeError(cause)}`);
+        if (isCertificateError(cause)) {
+          // The server speaks TLS, so plain HTTP will not help: say what will.
+          throw new UserError(
+            `${this.where(ref)}: the TLS certificate of ${host} is not trusted (${describeError(cause)}): pass its CA with --ca-file (action: NODE_EXTRA_CA_CERTS), or list it with --insecure-registry ${host} to skip verification`,
+          );
+        }
+        failure ||= describeError(cause);
       }
     }
     throw new UserError(
-      `${this.where(ref)}: cannot reach the registry at ${host}: ${describeError(lastError)}` +
-        (this.transport.isInsecure(host)
-          ? ''
-          : ` (a plain-HTTP registry must be listed with --insecure-registry ${host})`),
+      `${this.where(ref)}: cannot reach the registry at ${host}: ${failure}` +
+        (plain ? '' : ` (a plain-HTTP registry must be listed with --insecure-registry ${host})`),
     );
   }
 

@@ -18,6 +18,15 @@ export function stripPort(hostPort: string): string {
   return i >= 0 ? hostPort.slice(0, i) : hostPort;
 }
 
-export function isInsecureHost(hostPort: string, insecure: readonly string[]): boolean {
-  return isLoopbackHost(hostPort) || insecure.includes(hostPort) || insecure.includes(stripPort(hostPort));
+/** Hosts the user listed as insecure: plain HTTP allowed, TLS certificates not verified. */
+export function isListedInsecure(hostPort: string, insecure: readonly string[]): boolean {
+  return insecure.includes(hostPort) || insecure.includes(stripPort(hostPort));
+}
+
+/**
+ * Hosts that may be spoken to over plain HTTP: loopback (as Docker allows) and listed ones.
+ * TLS to loopback is still verified: a local registry with its own CA needs --ca-file.
+ */
+export function allowsPlainHttp(hostPort: string, insecure: readonly string[]): boolean {
+  return isLoopbackHost(hostPort) || isListedInsecure(hostPort, insecure);
 }

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, errors as undiciErrors, type Dispatcher } from 'undici';
 import type { Logger } from '../util/log.js';
-import { isInsecureHost } from './hosts.js';
+import { allowsPlainHttp, isListedInsecure } from './hosts.js';
 
 export type Headers = Record<string, string>;
 export type Method = 'GET' | 'HEAD' | 'POST';
@@ -77,13 +77,14 @@ export class Transport {
     return this.options.attempts;
   }
 
-  isInsecure(host: string): boolean {
-    return isInsecureHost(host, this.options.insecureHosts);
+  /** Plain HTTP allowed (loopback, or listed by the user). */
+  allowsPlainHttp(host: string): boolean {
+    return allowsPlainHttp(host, this.options.insecureHosts);
   }
 
-  /** One dispatcher for verified TLS and one for insecure hosts; each pools per origin. */
+  /** One dispatcher for verified TLS and one for hosts listed as insecure; each pools per origin. */
   private dispatcher(url: URL): Dispatcher {
-    const insecure = this.isInsecure(url.host);
+    const insecure = isListedInsecure(url.host, this.options.insecureHosts);
     let dispatcher = this.dispatchers.get(insecure);
     if (!dispatcher) {
       const tls = { rejectUnauthorized: !insecure, ...this.trustedCertificates() };
@@ -133,7 +134,11 @@ export class Transport {
         await res.body.dump();
         if (hop >= MAX_REDIRECTS) throw new NetworkError(`too many redirects from ${url.href}`, url);
         current = new URL(String(res.headers.location), current);
-        if (current.protocol === 'http:' && url.protocol === 'https:' && !this.isInsecure(current.host)) {
+        if (
+          current.protocol === 'http:' &&
+          url.protocol === 'https:' &&
+          !this.allowsPlainHttp(current.host)
+        ) {
           throw new NetworkError(`refusing redirect from HTTPS to plain HTTP (${current.origin})`, current);
         }
         continue;
@@ -212,6 +217,21 @@ export function isRetryableError(err: unknown): boolean {
   return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'UND_ERR_SOCKET'].includes(
     code ?? '',
   );
+}
+
+const CERTIFICATE_ERRORS = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True when TLS failed because the server's certificate is not trusted. */
+export function isCertificateError(err: unknown): boolean {
+  const e = err as { code?: string; cause?: { code?: string } };
+  return CERTIFICATE_ERRORS.has(e.cause?.code ?? e.code ?? '');
 }
 
 export function describeError(err: unknown): string {

@@ -1,0 +1,2 @@
+export type { ImageKind, ImageRequirement, PalletOptions, RequiredImage } from './types.js';
+export { listPalletImages } from './list-images.js';
