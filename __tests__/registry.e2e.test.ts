@@ -121,6 +121,34 @@ describe('auth', () => {
   });
 });
 
+test('credentials from a docker-credential helper named by credHelpers', async () => {
+  const registry = await registryWith(image, { auth: 'basic', tls: true });
+  const bin = mkdtempSync(join(work, 'bin-'));
+  const helper = join(bin, 'docker-credential-testhelper');
+  // The helper protocol: server URL on stdin, JSON {Username, Secret} on stdout.
+  writeFileSync(
+    helper,
+    `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\necho '{"Username":"${registry.username}","Secret":"${registry.password}"}'\n`,
+    { mode: 0o755 },
+  );
+  const config = mkdtempSync(join(work, 'docker-'));
+  writeFileSync(
+    join(config, 'config.json'),
+    JSON.stringify({ credHelpers: { [registry.host]: 'testhelper' } }),
+  );
+  const r = await pull(
+    `${registry.host}/app/x:1`,
+    join(work, 'helper'),
+    ['--ca-file', registry.caFile as string],
+    {
+      DOCKER_CONFIG: config,
+      PATH: `${bin}:${process.env.PATH}`,
+    },
+  );
+  expect(r.stderr).not.toMatch(/error/);
+  expect(r.code).toBe(0);
+});
+
 describe('redirects to blob storage', () => {
   test('blobs come from the storage server, which never sees Authorization', async () => {
     const registry = await registryWith(image, { auth: 'token', redirect: true });
@@ -183,6 +211,21 @@ describe('faults between us and the registry', () => {
     // Nothing half-written: only complete, verified blobs, no temporary files.
     for (const name of storedBlobs(layout)) expect(name).toMatch(/^[a-f0-9]{64}$/);
     expect(storedBlobs(layout)).not.toContain(arm.layers[0]?.digest.slice(7));
+  });
+
+  test('a rate limit that persists names the limit and what to do', async () => {
+    proxy.clear();
+    proxy.inject({
+      path: /\/manifests\/1$/,
+      status: 429,
+      times: 100,
+      headers: { 'ratelimit-limit': '100;w=21600', 'ratelimit-remaining': '0;w=21600', 'retry-after': '0' },
+    });
+    const r = await pull(ref(), join(work, 'ratelimit'));
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toBe(
+      `error: image ${proxy.host}/app/x:1 (registry ${proxy.host}): rate limit hit, HTTP 429 (limit 100 per 6 h, 0 remaining, resets in 0 s): log in to raise the limit (anonymous pulls have the lowest), or use a mirror (--mirror)`,
+    );
   });
 
   test('a connection cut mid-blob resumes with Range instead of starting over', async () => {

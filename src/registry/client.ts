@@ -305,12 +305,10 @@ export class RegistryClient {
         );
       case 404:
         throw new UserError(`${where}: ${what} not found, HTTP 404${suffix}: check the image name and tag`);
-      case 429: {
-        const reset = header(res, 'ratelimit-reset') ?? header(res, 'retry-after');
+      case 429:
         throw new UserError(
-          `${where}: rate limit hit, HTTP 429${reset ? `, resets in ${reset}s` : ''}: log in to raise the limit, or use a mirror (--mirror)`,
+          `${where}: rate limit hit, HTTP 429${rateLimitDetail(res)}: log in to raise the limit (anonymous pulls have the lowest), or use a mirror (--mirror)`,
         );
-      }
       default:
         throw new UserError(`${where}: fetching ${what} failed, HTTP ${res.status}${suffix}`);
     }
@@ -319,4 +317,20 @@ export class RegistryClient {
   async close(): Promise<void> {
     await this.transport.close();
   }
+}
+
+/**
+ * What the registry says of its limit: Docker Hub sends `ratelimit-limit: 100;w=21600` and
+ * `ratelimit-remaining`; others send the IETF `ratelimit-reset` or Retry-After.
+ */
+function rateLimitDetail(res: HttpResponse): string {
+  const parts: string[] = [];
+  const limit = /^(\d+)(?:;w=(\d+))?/.exec(header(res, 'ratelimit-limit') ?? '');
+  if (limit)
+    parts.push(`limit ${limit[1]}${limit[2] ? ` per ${Math.round(Number(limit[2]) / 3600)} h` : ''}`);
+  const remaining = /^(\d+)/.exec(header(res, 'ratelimit-remaining') ?? '');
+  if (remaining) parts.push(`${remaining[1]} remaining`);
+  const reset = header(res, 'ratelimit-reset') ?? header(res, 'retry-after');
+  if (reset) parts.push(/^\d+$/.test(reset) ? `resets in ${reset} s` : `resets at ${reset}`);
+  return parts.length ? ` (${parts.join(', ')})` : '';
 }
