@@ -21,7 +21,8 @@ export interface ProxiedRequest {
  * - status: answer this status (with headers) without asking the registry;
  * - cutAfterBytes: forward, but drop the connection after this many body bytes;
  * - corrupt: forward, with one body byte flipped;
- * - ignoreRange: drop the request's Range header, as a server without range support would.
+ * - ignoreRange: drop the request's Range header, as a server without range support would;
+ * - stallMs: forward, but hold the response this long first (a slow blob, to kill a run mid-pull).
  */
 export interface Fault {
   method?: string;
@@ -32,6 +33,7 @@ export interface Fault {
   cutAfterBytes?: number;
   corrupt?: boolean;
   ignoreRange?: boolean;
+  stallMs?: number;
 }
 
 export interface FaultProxy {
@@ -78,6 +80,16 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       res.end(JSON.stringify({ errors: [{ code: 'INJECTED', message: 'injected fault' }] }));
       return;
     }
+    if (fault?.stallMs) {
+      seen.fault = `stalled ${fault.stallMs} ms`;
+      const timer = setTimeout(() => forward(req, res, seen, { ...fault, stallMs: 0 }), fault.stallMs);
+      res.on('close', () => clearTimeout(timer));
+      return;
+    }
+    forward(req, res, seen, fault);
+  };
+
+  const forward = (req: IncomingMessage, res: ServerResponse, seen: ProxiedRequest, fault?: Fault) => {
     const headers = { ...req.headers, host: target.host };
     if (fault?.ignoreRange) {
       delete headers.range;

@@ -240,6 +240,20 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     else missing.push(layer);
   }
   missing.sort((a, b) => b.desc.size - a.desc.size);
+
+  // A line per image as soon as its last missing layer is in.
+  const outstanding = new Map(plans.map((p) => [p, new Set(p.manifest.layers.map((l) => l.digest))]));
+  const settle = (digest?: string) => {
+    for (const [p, left] of outstanding) {
+      if (digest) left.delete(digest);
+      else for (const d of [...left]) if (sources.get(d) === 'layout') left.delete(d);
+      if (left.size === 0) {
+        outstanding.delete(p);
+        announce(imageResult(p, sources, downloaded), logger);
+      }
+    }
+  };
+  settle();
   const progress = new Progress(
     missing.reduce((n, l) => n + l.desc.size, 0),
     missing.length,
@@ -251,7 +265,10 @@ export async function pullImages(references: string[], options: PullOptions): Pr
       missing.map((l) =>
         limiter
           .run(() => download(l.ref, l.desc, progress))
-          .then(() => progress.blobDone())
+          .then(() => {
+            progress.blobDone();
+            settle(l.desc.digest);
+          })
           .catch((err: unknown) => {
             failed = true;
             throw err;
@@ -270,15 +287,6 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     logger.info(`removed ${garbage.blobs} blobs (${formatBytes(garbage.bytes)}) no requested image needs`);
 
   const images = plans.map((p) => imageResult(p, sources, downloaded));
-  for (const i of images) {
-    logger.info(
-      `${i.reference}: ${formatBytes(i.size)} (${shortDigest(i.platformDigest)}), ` +
-        (i.blobs.fromRegistry
-          ? `${i.blobs.fromRegistry} blobs downloaded (${formatBytes(i.downloadedBytes)}), `
-          : '') +
-        `${i.blobs.fromLayout} from the layout`,
-    );
-  }
   const counts = [...keep].map((d) => sources.get(d));
   return {
     platform: formatPlatform(platform),
@@ -314,4 +322,14 @@ function imageResult(
     blobs: { fromLayout: digests.length - fromRegistry.length, fromRegistry: fromRegistry.length },
     downloadedBytes: fromRegistry.reduce((n, d) => n + (downloaded.get(d) ?? 0), 0),
   };
+}
+
+function announce(i: PulledImage, logger: Logger): void {
+  logger.info(
+    `${i.reference}: ${formatBytes(i.size)} (${shortDigest(i.platformDigest)}), ` +
+      (i.blobs.fromRegistry
+        ? `${i.blobs.fromRegistry} blobs downloaded (${formatBytes(i.downloadedBytes)}), `
+        : '') +
+      `${i.blobs.fromLayout} from the layout`,
+  );
 }
