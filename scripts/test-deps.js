@@ -12,6 +12,8 @@ const needs = [
   { command: 'dockerd', pkg: 'docker.io', noRecommends: true },
   { command: 'containerd', pkg: 'containerd', noRecommends: true },
   { command: 'docker', pkg: 'docker.io', noRecommends: true },
+  { command: 'podman', pkg: 'podman', noRecommends: true },
+  { command: 'ctr', pkg: 'containerd', noRecommends: true },
 ];
 
 const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;

@@ -11,10 +11,15 @@ export interface CliRun {
 }
 
 /** Runs the committed CLI bundle, as users run it. */
-export function cli(args: string[], env: NodeJS.ProcessEnv = {}, cwd = root): Promise<CliRun> {
+export function cli(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  cwd = root,
+  node = process.execPath,
+): Promise<CliRun> {
   return new Promise((resolvePromise) => {
     execFile(
-      process.execPath,
+      node,
       [CLI, ...args],
       { cwd, env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => {

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { Header } from 'tar';
@@ -74,8 +75,15 @@ export function pseudoRandom(seed: string, size: number): Buffer {
   return createCipheriv('aes-256-ctr', key, Buffer.alloc(16)).update(Buffer.alloc(size));
 }
 
-/** A real tar holding one file of `size` pseudo-random bytes, gzip-compressed. */
-export function makeLayer(seed: string, size = 64 * 1024, flavour: Flavour = 'oci'): TestLayer {
+export type Compression = 'gzip' | 'zstd';
+
+/** A real tar holding one file of `size` pseudo-random bytes, gzip- (or zstd-) compressed. */
+export function makeLayer(
+  seed: string,
+  size = 64 * 1024,
+  flavour: Flavour = 'oci',
+  compression: Compression = 'gzip',
+): TestLayer {
   const file = `data/${seed.replace(/[^a-z0-9._-]/gi, '_')}.bin`;
   const content = pseudoRandom(seed, size);
   const header = new Header({
@@ -90,6 +98,11 @@ export function makeLayer(seed: string, size = 64 * 1024, flavour: Flavour = 'oc
   header.encode();
   const pad = Buffer.alloc((512 - (size % 512)) % 512);
   const tar = Buffer.concat([header.block as Buffer, content, pad, Buffer.alloc(1024)]);
+  if (compression === 'zstd') {
+    // Debian's zstd command: Node 20 has no zstd compressor.
+    const zst = execFileSync('zstd', ['-q', '-c', '-1'], { input: tar, maxBuffer: tar.length * 2 + 1024 });
+    return { ...blob(zst, 'application/vnd.oci.image.layer.v1.tar+zstd'), diffId: sha256(tar), file };
+  }
   const gz = gzipSync(tar, { level: 1 });
   return { ...blob(gz, TYPES[flavour].layer), diffId: sha256(tar), file };
 }
@@ -108,6 +121,9 @@ export interface ImageSpec {
   single?: boolean;
   /** Add a buildx-style attestation entry (unknown/unknown) to the index. */
   attestation?: boolean;
+  compression?: Compression;
+  /** Write a wrong diff_id for the last layer into the config (a broken image). */
+  badDiffId?: boolean;
 }
 
 const platformKey = (p: TestPlatform) => [p.os, p.architecture, p.variant].filter(Boolean).join('-');
@@ -129,7 +145,12 @@ export function buildImage(spec: ImageSpec): TestImage {
     const layers = [
       ...(spec.base?.(platform) ?? []),
       ...Array.from({ length: spec.ownLayers ?? 1 }, (_, i) =>
-        makeLayer(`${spec.seed}-${platformKey(platform)}-own-${i}`, spec.layerSize ?? 64 * 1024, flavour),
+        makeLayer(
+          `${spec.seed}-${platformKey(platform)}-own-${i}`,
+          spec.layerSize ?? 64 * 1024,
+          flavour,
+          spec.compression,
+        ),
       ),
     ];
     const config = blob(
@@ -139,7 +160,12 @@ export function buildImage(spec: ImageSpec): TestImage {
           os: platform.os,
           ...(platform.variant ? { variant: platform.variant } : {}),
           config: { Cmd: ['/bin/true'], Labels: { seed: spec.seed } },
-          rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+          rootfs: {
+            type: 'layers',
+            diff_ids: layers.map((l, i) =>
+              spec.badDiffId && i === layers.length - 1 ? sha256(Buffer.from('wrong')) : l.diffId,
+            ),
+          },
           history: layers.map(() => ({ created_by: 'test' })),
         }),
       ),

@@ -75,7 +75,7 @@ export async function writeDockerArchive(
   const entries = planEntries(images, options.logger);
   const tar = await TarWriter.create(path);
   try {
-    if (options.layerCompression === 'keep') await writeKeep(tar, store, images, entries);
+    if (options.layerCompression === 'keep') await writeKeep(tar, store, images, entries, options.logger);
     else await writeUncompressed(tar, store, entries);
     return { path, size: await tar.finish() };
   } catch (err) {
@@ -89,7 +89,20 @@ export async function writeDockerArchive(
  * pointing at the original top-level documents, so loaders that keep digests resolve
  * `name@sha256:...` references offline.
  */
-async function writeKeep(tar: TarWriter, store: LayoutStore, images: LayoutImage[], entries: ArchiveEntry[]) {
+async function writeKeep(
+  tar: TarWriter,
+  store: LayoutStore,
+  images: LayoutImage[],
+  entries: ArchiveEntry[],
+  logger: Logger,
+) {
+  for (const i of images) {
+    if (i.manifest.layers.some((l) => l.mediaType.includes('zstd'))) {
+      logger.warn(
+        `${i.reference} has zstd-compressed layers, which Docker Engine before 23.0 cannot load (docker load fails with "invalid tar header"): use --layer-compression none to store them decompressed`,
+      );
+    }
+  }
   const manifestJson: DockerArchiveEntry[] = entries.map((e) => {
     const image = e.images[0] as LayoutImage;
     return {

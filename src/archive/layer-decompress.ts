@@ -1,5 +1,6 @@
+import { spawn, spawnSync } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import type { Transform } from 'node:stream';
+import { Duplex, type Transform } from 'node:stream';
 import * as zlib from 'node:zlib';
 import { UserError } from '../util/errors.js';
 
@@ -21,17 +22,31 @@ export async function detectCodec(path: string): Promise<LayerCodec> {
 
 type ZstdFactory = (options?: object) => Transform;
 
+let zstdCommand: boolean | undefined;
+
+/** The `zstd` command as a stream, for Node versions without zlib's zstd (before 22.15). */
+function zstdProcess(layer: string): Duplex {
+  const child = spawn('zstd', ['-d', '-c', '-q'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  const duplex = Duplex.from({ writable: child.stdin, readable: child.stdout });
+  child.on('exit', (code) => {
+    if (code) duplex.destroy(new UserError(`layer ${layer}: zstd could not decompress it: ${stderr.trim()}`));
+  });
+  return duplex;
+}
+
 /** A streaming decompressor for the codec, or undefined for an uncompressed layer. */
-export function decompressor(codec: LayerCodec, layer: string): Transform | undefined {
+export function decompressor(codec: LayerCodec, layer: string): Duplex | undefined {
   if (codec === 'gzip') return zlib.createGunzip({ chunkSize: 1 << 20 });
   if (codec === 'zstd') {
     const create = (zlib as unknown as { createZstdDecompress?: ZstdFactory }).createZstdDecompress;
-    if (!create) {
-      throw new UserError(
-        `layer ${layer} is zstd-compressed and this Node.js (${process.version}) cannot decompress zstd: run on Node 22.15 or newer (the action runs on Node 24), or use --layer-compression keep`,
-      );
-    }
-    return create();
+    if (create) return create();
+    zstdCommand ??= spawnSync('zstd', ['--version'], { stdio: 'ignore' }).status === 0;
+    if (zstdCommand) return zstdProcess(layer);
+    throw new UserError(
+      `layer ${layer} is zstd-compressed and this Node.js (${process.version}) cannot decompress zstd: install the zstd command, run on Node 22.15 or newer (the action runs on Node 24), or use --layer-compression keep`,
+    );
   }
   return undefined;
 }
