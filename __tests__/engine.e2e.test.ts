@@ -64,7 +64,9 @@ describe('many images with shared layers', () => {
     for (const ref of refs) {
       const lines = r.stderr.split('\n').filter((l) => l.startsWith(`${ref}: `));
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(/: \d+(\.\d)? KiB \([a-f0-9]{12}\), \d+ blobs downloaded \(.*\), \d+ from the layout$/);
+      expect(lines[0]).toMatch(
+        /: \d+(\.\d)? KiB \([a-f0-9]{12}\), \d+ blobs downloaded \(.*\), \d+ from the layout$/,
+      );
     }
     const paths = blobGets().map((q) => q.path.replace(/.*\/blobs\//, ''));
     expect(paths.length).toBe(new Set(paths).size);
