@@ -18,6 +18,9 @@ export interface ActionInputs {
   concurrency: number;
   insecureRegistries: string[];
   mirrors: Record<string, string[]>;
+  cache: boolean;
+  cacheKeyPrefix: string;
+  githubToken?: string;
 }
 
 function lines(name: string): string[] {
@@ -60,5 +63,18 @@ export function readInputs(): ActionInputs {
     concurrency: Number(concurrencyText),
     insecureRegistries: lines('insecure-registries'),
     mirrors: parseMirrors(lines('registry-mirrors'), (m) => new UserError(`input registry-mirrors ${m}`)),
+    cache: core.getBooleanInput('cache'),
+    cacheKeyPrefix: cacheKeyPrefix(core.getInput('cache-key-prefix') || 'cache-images'),
+    githubToken: core.getInput('github-token') || undefined,
   };
+}
+
+/** Cache keys may not hold commas and stay short; the prefix also names upload-safe files. */
+function cacheKeyPrefix(prefix: string): string {
+  if (!/^[A-Za-z0-9._-]{1,100}$/.test(prefix)) {
+    throw new UserError(
+      `input cache-key-prefix must be 1 to 100 letters, digits, dots, dashes or underscores, got ${JSON.stringify(prefix)}`,
+    );
+  }
+  return prefix;
 }

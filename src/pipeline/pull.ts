@@ -26,6 +26,8 @@ export interface PullOptions {
   concurrency?: number;
   /** Re-hash blobs already in the layout instead of trusting their names and sizes. */
   verify?: boolean;
+  /** Top-level digests already resolved (for the cache key), so tags are not asked for twice. */
+  resolved?: Map<string, string>;
   /** How often a long download logs an overall progress line (default 10 s). */
   progressIntervalMs?: number;
 }
@@ -121,8 +123,10 @@ export async function pullImages(references: string[], options: PullOptions): Pr
       if (err instanceof BlobMismatchError) {
         throw new UserError(
           `${client.where(ref)}: blob ${desc.digest} is corrupt (${err.message}); nothing was stored: try again, and if it persists the registry or a proxy is damaging it`,
+          { image: ref.original },
         );
       }
+      if (err instanceof UserError) throw err.forImage(ref.original);
       throw err;
     }
     sources.set(desc.digest, 'registry');
@@ -152,7 +156,8 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     const where = client.where(ref);
     try {
       // A pinned reference needs no tag lookup: the digest wins over the tag.
-      const top = ref.digest ? { digest: ref.digest } : await limiter.run(() => client.resolveTag(ref));
+      const known = ref.digest ?? options.resolved?.get(ref.original);
+      const top = known ? { digest: known } : await limiter.run(() => client.resolveTag(ref));
       const topRead = await documentBytes(ref, top);
       const topDoc = parseManifest(topRead.bytes, topRead.mediaType);
       let manifest: ImageManifest;
@@ -215,7 +220,9 @@ export async function pullImages(references: string[], options: PullOptions): Pr
         documents: [...new Set([top.digest, platformDigest, manifest.config.digest])],
       };
     } catch (err) {
-      if (err instanceof DocumentError) throw new UserError(`${where}: ${err.message}`);
+      if (err instanceof DocumentError)
+        throw new UserError(`${where}: ${err.message}`, { image: ref.original });
+      if (err instanceof UserError) throw err.forImage(ref.original);
       throw err;
     }
   };

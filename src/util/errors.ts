@@ -8,12 +8,21 @@ export class UserError extends Error {
   readonly file?: string;
   /** 1-based line in `file`, when known. */
   readonly line?: number;
+  /** The image reference the problem concerns, when there is one. */
+  readonly image?: string;
 
-  constructor(message: string, where?: { file?: string; line?: number; cause?: unknown }) {
+  constructor(message: string, where?: { file?: string; line?: number; image?: string; cause?: unknown }) {
     super(message, where?.cause === undefined ? undefined : { cause: where.cause });
     this.name = 'UserError';
     this.file = where?.file;
     this.line = where?.line;
+    this.image = where?.image;
+  }
+
+  /** The same error, also naming the image it concerns. */
+  forImage(image: string): UserError {
+    if (this.image) return this;
+    return new UserError(this.message, { file: this.file, line: this.line, image, cause: this.cause });
   }
 
   /** `file:line: message`, the form editors and Actions annotations understand. */
