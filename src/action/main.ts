@@ -23,7 +23,10 @@ export async function run(): Promise<void> {
     if (inputs.githubToken) {
       core.setSecret(inputs.githubToken);
       // Only ghcr.io gets the workflow's token, and only when docker config has nothing for it.
-      credentials.setFallback('ghcr.io', { username: process.env.GITHUB_ACTOR || 'github-actions', password: inputs.githubToken });
+      credentials.setFallback('ghcr.io', {
+        username: process.env.GITHUB_ACTOR || 'github-actions',
+        password: inputs.githubToken,
+      });
     }
     const result = await runPullJob({
       ...inputs,
@@ -40,7 +43,12 @@ export async function run(): Promise<void> {
     core.setOutput(
       'images',
       JSON.stringify(
-        report.images.map((i) => ({ reference: i.reference, digest: i.digest, platformDigest: i.platformDigest, size: i.size })),
+        report.images.map((i) => ({
+          reference: i.reference,
+          digest: i.digest,
+          platformDigest: i.platformDigest,
+          size: i.size,
+        })),
       ),
     );
     core.setOutput('downloaded-bytes', String(report.totals.downloadedBytes));
@@ -58,26 +66,33 @@ export async function run(): Promise<void> {
 
 async function writeSummary({ report, pallet }: PullJobResult, platform: string): Promise<void> {
   const requiredBy = (reference: string) =>
-    [...new Set(pallet.find((p) => p.reference === reference)?.requiredBy.map((r) => r.deployment) ?? [])].join(', ') ||
-    '(extra image)';
-  const summary = core.summary.addHeading(`cache-images: ${report.images.length} images for ${platform}`, 3).addTable([
     [
-      { data: 'image', header: true },
-      { data: 'platform', header: true },
-      { data: 'digest', header: true },
-      { data: 'size', header: true },
-      { data: 'from', header: true },
-      { data: 'required by', header: true },
-    ],
-    ...report.images.map((i) => [
-      i.reference,
-      i.platform,
-      `<code>${i.platformDigest}</code>`,
-      formatBytes(i.size),
-      i.source === 'layout' ? (report.cache?.hit === 'exact' || report.cache?.hit === 'prefix' ? 'cache' : 'layout') : 'registry',
-      requiredBy(i.reference),
-    ]),
-  ]);
+      ...new Set(pallet.find((p) => p.reference === reference)?.requiredBy.map((r) => r.deployment) ?? []),
+    ].join(', ') || '(extra image)';
+  const summary = core.summary
+    .addHeading(`cache-images: ${report.images.length} images for ${platform}`, 3)
+    .addTable([
+      [
+        { data: 'image', header: true },
+        { data: 'platform', header: true },
+        { data: 'digest', header: true },
+        { data: 'size', header: true },
+        { data: 'from', header: true },
+        { data: 'required by', header: true },
+      ],
+      ...report.images.map((i) => [
+        i.reference,
+        i.platform,
+        `<code>${i.platformDigest}</code>`,
+        formatBytes(i.size),
+        i.source === 'layout'
+          ? report.cache?.hit === 'exact' || report.cache?.hit === 'prefix'
+            ? 'cache'
+            : 'layout'
+          : 'registry',
+        requiredBy(i.reference),
+      ]),
+    ]);
   const t = report.totals;
   summary.addRaw(
     `<p>${formatBytes(t.size)} in all; downloaded ${formatBytes(t.downloadedBytes)} (${t.blobsFromRegistry} blobs), ` +
@@ -85,15 +100,19 @@ async function writeSummary({ report, pallet }: PullJobResult, platform: string)
     true,
   );
   if (report.cache) {
-    const hit = { exact: 'hit', prefix: `restored from ${report.cache.matchedKey}`, miss: 'miss', unavailable: 'unavailable' }[
-      report.cache.hit
-    ];
+    const hit = {
+      exact: 'hit',
+      prefix: `restored from ${report.cache.matchedKey}`,
+      miss: 'miss',
+      unavailable: 'unavailable',
+    }[report.cache.hit];
     summary.addRaw(
       `<p>Cache key <code>${report.cache.key}</code>: ${hit}${report.cache.saved ? ', saved' : ''}.</p>`,
       true,
     );
   }
-  for (const a of report.archives) summary.addRaw(`<p>Archive <code>${a.path}</code>: ${formatBytes(a.size)}</p>`, true);
+  for (const a of report.archives)
+    summary.addRaw(`<p>Archive <code>${a.path}</code>: ${formatBytes(a.size)}</p>`, true);
   const untagged = report.images.filter((i) => !/:[^/@]+(@|$)/.test(i.reference.replace(/^[^/]*\//, '')));
   if (untagged.length && report.archives.length) {
     summary.addRaw(

@@ -181,7 +181,14 @@ export class LayoutStore {
  */
 export class BlobWriter {
   private hash: Hash = newDigester();
+  /** Bytes received and hashed. */
   private size = 0;
+  /** Received bytes not yet handed to the file, and where they go. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private flushedTo = 0;
+  /** The one write in flight: the socket keeps being read while the disk writes. */
+  private inflight: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly desc: Pick<Descriptor, 'digest' | 'size'>,
@@ -200,23 +207,42 @@ export class BlobWriter {
       throw new BlobMismatchError(`received more than the ${this.desc.size} bytes expected`);
     }
     this.hash.update(chunk);
-    let offset = 0;
-    while (offset < chunk.length) {
-      const { bytesWritten } = await this.fh.write(chunk, offset, chunk.length - offset, this.size + offset);
-      offset += bytesWritten;
-    }
     this.size += chunk.length;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
+  }
+
+  /** Hands what is pending to the file, after the previous write has finished. */
+  private async flush(): Promise<void> {
+    await this.inflight;
+    if (this.pendingBytes === 0) return;
+    const buffers = this.pending;
+    const at = this.flushedTo;
+    this.flushedTo += this.pendingBytes;
+    this.pending = [];
+    this.pendingBytes = 0;
+    const write = writeAllAt(this.fh, buffers, at);
+    // Handled here so a failure waits for the next flush or commit to be reported, not crash the process.
+    write.catch(() => undefined);
+    this.inflight = write;
   }
 
   /** Forgets what was received (the server restarted from byte 0). */
   async reset(): Promise<void> {
+    await this.inflight;
     this.hash = newDigester();
     this.size = 0;
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.flushedTo = 0;
     await this.fh.truncate(0);
   }
 
   /** Checks size and digest, then renames the blob into place. */
   async commit(): Promise<void> {
+    await this.flush();
+    await this.inflight;
     await this.fh.close();
     if (this.size !== this.desc.size)
       throw new BlobMismatchError(`received ${this.size} bytes, expected ${this.desc.size}`);
@@ -228,8 +254,32 @@ export class BlobWriter {
 
   /** Removes the temporary file; the layout is as it was. */
   async abort(): Promise<void> {
+    await this.inflight.catch(() => undefined);
     await this.fh.close().catch(() => undefined);
     await rm(this.tmp, { force: true });
+  }
+}
+
+/** Received bytes gathered before one write: few large writes instead of many small ones. */
+const FLUSH_BYTES = 1 << 20;
+
+async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
+  let rest = buffers;
+  let at = position;
+  while (rest.length) {
+    const { bytesWritten } = await fh.writev(rest, at);
+    at += bytesWritten;
+    // A short write (rare): skip what was written and go on with the rest.
+    let skip = bytesWritten;
+    const next: Buffer[] = [];
+    for (const b of rest) {
+      if (skip >= b.length) skip -= b.length;
+      else {
+        next.push(skip ? b.subarray(skip) : b);
+        skip = 0;
+      }
+    }
+    rest = next;
   }
 }
 
