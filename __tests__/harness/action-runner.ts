@@ -62,7 +62,12 @@ export async function runAction(
   ).inputs;
   const inputEnv: Record<string, string> = {};
   for (const [name, spec] of Object.entries(declared)) {
-    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? String(spec.default ?? '');
+    // Defaults may be expressions; the only one we declare is the workflow token, which tests give as they need.
+    const fallback = String(spec.default ?? '').replace(
+      /\$\{\{\s*github\.token\s*\}\}/,
+      env.GITHUB_TOKEN ?? '',
+    );
+    inputEnv[`INPUT_${name.replace(/ /g, '_').toUpperCase()}`] = inputs[name] ?? fallback;
   }
   for (const name of Object.keys(inputs)) {
     if (!(name in declared)) throw new Error(`action.yml declares no input ${name}`);

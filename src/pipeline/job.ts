@@ -12,7 +12,9 @@ import { cacheKey, resolveDigests } from './cache-key.js';
 import { selectImages, type ImageSelection } from './images.js';
 import { pullImages, type PullReport } from './pull.js';
 
-export type CacheHit = 'exact' | 'prefix' | 'miss' | 'unavailable';
+import type { CacheHit } from '../cache/index.js';
+
+export type { CacheHit };
 
 /**
  * Where a layout is kept between runs (the Actions cache in the action). Restore fills the

@@ -268,7 +268,9 @@ export class RegistryClient {
           return new URL(`${scheme}://${host}/`);
         failure ||= `GET ${url.href} answered HTTP ${res.status}`;
       } catch (err) {
-        const cause = err instanceof NetworkError ? (err.cause ?? err) : err;
+        // Only a failed connection means "unreachable"; anything else is a bug to surface as it is.
+        if (!(err instanceof NetworkError)) throw err;
+        const cause = err.cause ?? err;
         this.logger.debug(`${url.href}: ${describeError(cause)}`);
         if (isCertificateError(cause)) {
           // The server speaks TLS, so plain HTTP will not help: say what will.

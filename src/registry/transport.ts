@@ -62,14 +62,15 @@ export class Transport {
   private readonly dispatchers = new Map<boolean, Dispatcher>();
 
   constructor(options: TransportOptions) {
+    // `??` rather than spreading defaults: callers pass options explicitly set to undefined.
     this.options = {
-      insecureHosts: [],
-      caFiles: [],
-      connectionsPerHost: 6,
-      attempts: 5,
-      backoffMs: 250,
-      maxRetryAfterMs: 60_000,
-      ...options,
+      logger: options.logger,
+      insecureHosts: options.insecureHosts ?? [],
+      caFiles: options.caFiles ?? [],
+      connectionsPerHost: options.connectionsPerHost ?? 6,
+      attempts: options.attempts ?? 5,
+      backoffMs: options.backoffMs ?? 250,
+      maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
     };
   }
 
