@@ -1,5 +1,5 @@
 import * as core from '@actions/core';
-import { resolve } from 'node:path';
+import { relative, resolve } from 'node:path';
 import { formatPlatform } from '../oci/platform.js';
 import { runPullJob, type PullJobResult } from '../pipeline/job.js';
 import { CredentialStore } from '../registry/credentials.js';
@@ -55,8 +55,11 @@ export async function run(): Promise<void> {
     await writeSummary(result, formatPlatform(inputs.platform));
   } catch (err) {
     if (err instanceof UserError && err.file) {
-      // An annotation on the pallet file and line that is wrong.
-      core.error(err.message, { file: err.file, startLine: err.line, title: 'cache-images' });
+      // An annotation on the pallet file and line that is wrong; pallet errors name files
+      // relative to the pallet, annotations want them relative to the workspace.
+      const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+      const file = relative(workspace, resolve(workspace, core.getInput('pallet') || '.', err.file));
+      core.error(err.message, { file, startLine: err.line, title: 'cache-images' });
       core.setFailed(errorMessage(err));
     } else {
       core.setFailed(errorMessage(err));

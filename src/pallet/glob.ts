@@ -63,10 +63,8 @@ function escape(ch: string): string {
 /** True when `path` or one of the folders above it matches `pattern` (the path is `/`-joined). */
 export function matchesWithChildren(pattern: RegExp, path: string): boolean {
   if (pattern.test(path)) return true;
-  let i = path.lastIndexOf('/');
-  while (i >= 0) {
+  for (let i = path.lastIndexOf('/'); i > 0; i = path.lastIndexOf('/', i - 1)) {
     if (pattern.test(path.slice(0, i))) return true;
-    i = path.lastIndexOf('/', i - 1);
   }
   return false;
 }

@@ -1,4 +1,4 @@
-import { isYamlMap, locOf, newMap, setLoc, Tagged, type YamlMap, type YamlValue } from '../yaml-values.js';
+import { isYamlMap, locOf, newMap, setLoc, Tagged, type YamlValue } from '../yaml-values.js';
 
 /** Returned by `mergeValues` when the later value is `!reset`: the key disappears. */
 export const RESET = Symbol('reset');

@@ -1,0 +1,164 @@
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { runAction } from './harness/action-runner.js';
+import { cli } from './harness/cli.js';
+import { startRegistry, type TestRegistry } from './harness/registry-server.js';
+import { buildImage, pushImage } from './harness/test-images.js';
+
+const work = mkdtempSync(join(tmpdir(), 'pallet-e2e-'));
+let registry: TestRegistry;
+
+function write(root: string, files: Record<string, string>) {
+  for (const [path, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, path)), { recursive: true });
+    writeFileSync(join(root, path), text);
+  }
+}
+
+/** A small pallet whose images live on the test registry: two enabled deployments, one disabled. */
+function makePallet(host: string): string {
+  const root = mkdtempSync(join(work, 'pallet-'));
+  write(root, {
+    'forklift-pallet.yml': 'forklift-version: v0.7.2\npallet:\n  path: example.test/pallet\n',
+    'deployments/apps/web.deploy.yml': 'package: /packages/web\nfeatures: [extra]\n',
+    'deployments/apps/off.deploy.yml': 'package: /packages/off\ndisabled: true\n',
+    'packages/web/forklift-package.yml':
+      'deployment:\n  compose-files: [compose.yml]\nfeatures:\n  extra:\n    compose-files: [compose-extra.yml]\n',
+    'packages/web/compose.yml': `services:\n  web:\n    image: ${host}/apps/web:1.0\n`,
+    'packages/web/compose-extra.yml': `services:\n  api:\n    image: ${host}/apps/api:2.1\n`,
+    'packages/off/forklift-package.yml': 'deployment:\n  compose-files: [compose.yml]\n',
+    'packages/off/compose.yml': `services:\n  off:\n    image: ${host}/apps/off:1\n`,
+  });
+  return root;
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+  for (const [name, tag] of [
+    ['apps/web', '1.0'],
+    ['apps/api', '2.1'],
+    ['apps/off', '1'],
+  ] as const) {
+    await pushImage(registry.host, name, tag, buildImage({ seed: `pallet-${name}` }));
+  }
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+describe('a pallet through the CLI', () => {
+  test('list prints the enabled deployments images, sorted; --include-disabled adds the rest', async () => {
+    const pallet = makePallet(registry.host);
+    const r = await cli(['list', '--pallet', pallet]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`${registry.host}/apps/api:2.1\n${registry.host}/apps/web:1.0\n`);
+    const all = await cli(['list', '--pallet', pallet, '--include-disabled']);
+    expect(all.stdout.split('\n').filter(Boolean)).toHaveLength(3);
+  });
+
+  test('list --json says where each image is required', async () => {
+    const pallet = makePallet(registry.host);
+    const r = await cli(['list', '--pallet', pallet, '--json']);
+    const api = JSON.parse(r.stdout).find((i: { reference: string }) => i.reference.endsWith('apps/api:2.1'));
+    expect(api.kind).toBe('compose');
+    expect(api.requiredBy).toEqual([
+      expect.objectContaining({ deployment: 'apps/web', package: '/packages/web', service: 'api' }),
+    ]);
+  });
+
+  test('pull --pallet pulls every image the pallet requires, plus --image', async () => {
+    const pallet = makePallet(registry.host);
+    const layout = join(work, 'layout');
+    const r = await cli([
+      'pull',
+      ...['--pallet', pallet, '--image', `${registry.host}/apps/off:1`],
+      ...['--platform', 'linux/arm64', '--layout', layout],
+    ]);
+    expect(r.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    expect(
+      index.manifests
+        .map(
+          (d: { annotations: Record<string, string> }) => d.annotations['org.opencontainers.image.ref.name'],
+        )
+        .sort(),
+    ).toEqual([
+      `${registry.host}/apps/api:2.1`,
+      `${registry.host}/apps/off:1`,
+      `${registry.host}/apps/web:1.0`,
+    ]);
+  });
+
+  test('a registry error on a pallet image names the deployment that requires it', async () => {
+    const pallet = makePallet(registry.host);
+    write(pallet, {
+      'packages/web/compose-extra.yml': `services:\n  api:\n    image: ${registry.host}/apps/gone:1\n`,
+    });
+    const r = await cli([
+      'pull',
+      '--pallet',
+      pallet,
+      '--platform',
+      'linux/arm64',
+      '--layout',
+      join(work, 'gone'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim()).toMatch(
+      /apps\/gone:1 .*tag 1 not found.* \[required by deployment apps\/web \(packages\/web\/compose-extra\.yml\)\]$/,
+    );
+  });
+
+  test('a mistake in the pallet is one line naming file and line, nothing on stdout', async () => {
+    const pallet = makePallet(registry.host);
+    write(pallet, {
+      'deployments/apps/web.deploy.yml': 'package: /packages/web\nfeatures: [extra, nosuch]\n',
+    });
+    const r = await cli(['list', '--pallet', pallet]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(/^error: deployments\/apps\/web\.deploy\.yml:2: .*nosuch/);
+  });
+});
+
+describe('a pallet through the action', () => {
+  test('a pallet mistake becomes an annotation on its file and line in the workspace', async () => {
+    const workspace = mkdtempSync(join(work, 'ws-'));
+    const pallet = makePallet(registry.host);
+    write(pallet, {
+      'deployments/apps/web.deploy.yml': 'package: /packages/web\nfeatures: [extra, nosuch]\n',
+    });
+    const sub = join(workspace, 'pallet');
+    const { cpSync } = await import('node:fs');
+    cpSync(pallet, sub, { recursive: true });
+    const r = await runAction({ pallet: 'pallet', platform: 'linux/arm64', cache: 'false' }, {}, workspace);
+    expect(r.code).toBe(1);
+    expect(r.commands.join('\n')).toMatch(
+      /::error title=cache-images,file=pallet\/deployments\/apps\/web\.deploy\.yml,line=2::.*nosuch/,
+    );
+  });
+
+  test('the summary names the deployments requiring each image', async () => {
+    const workspace = mkdtempSync(join(work, 'ws-'));
+    const { cpSync } = await import('node:fs');
+    cpSync(makePallet(registry.host), workspace, { recursive: true });
+    const r = await runAction({ platform: 'linux/arm64', cache: 'false' }, {}, workspace);
+    expect(r.code).toBe(0);
+    expect(r.summary).toMatch(/apps\/api:2\.1<\/td>.*<td>apps\/web<\/td>/s);
+    expect(r.outputs['archive-path']).toBe(join(workspace, 'cache-images.tar'));
+  });
+});
+
+describe('the example pallet in the repository', () => {
+  test('lists exactly the images its deployments declare', async () => {
+    const r = await cli(['list', '--pallet', 'examples/pallet-minimal']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      'docker.io/grafana/grafana:11.3.0\ndocker.io/library/alpine:3.20\ndocker.io/library/nginx:1.27-alpine\n',
+    );
+  });
+});
