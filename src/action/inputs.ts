@@ -1,27 +1,31 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
-import type { LayerCompression } from '../archive/docker-archive.js';
 import type { Platform } from '../oci/documents.js';
 import { hostPlatform, parsePlatform } from '../oci/platform.js';
+import type { PullJobOptions } from '../pipeline/job.js';
 import { parseMirrors } from '../registry/mirrors.js';
 import { UserError } from '../util/errors.js';
 
-export interface ActionInputs {
-  pallet?: string;
-  images: string[];
-  includeDisabled: boolean;
-  platform: Platform;
-  layoutDir: string;
-  archive?: string;
-  archiveDir?: string;
-  layerCompression: LayerCompression;
-  concurrency: number;
-  insecureRegistries: string[];
-  mirrors: Record<string, string[]>;
+/** The job's options as the action's inputs give them, plus what only the action decides. */
+export type ActionInputs = Pick<
+  PullJobOptions,
+  | 'pallet'
+  | 'images'
+  | 'includeDisabled'
+  | 'platform'
+  | 'layoutDir'
+  | 'archive'
+  | 'archiveDir'
+  | 'layerCompression'
+  | 'concurrency'
+  | 'insecureRegistries'
+  | 'mirrors'
+  | 'cacheKeyPrefix'
+> & {
+  /** Whether to use the Actions cache (the job takes the cache itself, not a flag). */
   cache: boolean;
-  cacheKeyPrefix: string;
   githubToken?: string;
-}
+};
 
 function lines(name: string): string[] {
   return core
