@@ -1,7 +1,7 @@
 import { describe, expect, test } from '@jest/globals';
 import type { Descriptor } from '../src/oci/documents.js';
 import { availablePlatforms, formatPlatform, parsePlatform, selectPlatform } from '../src/oci/platform.js';
-import { UsageError } from '../src/util/errors.js';
+import { UserError } from '../src/util/errors.js';
 
 const d = (platform: Descriptor['platform'], annotations?: Record<string, string>): Descriptor => ({
   mediaType: 'application/vnd.oci.image.manifest.v1+json',
@@ -26,7 +26,7 @@ describe('platforms', () => {
   });
 
   test.each(['linux', 'linux/', 'a/b/c/d', 'linux/arm 64'])('%j is a usage error', (text) => {
-    expect(() => parsePlatform(text)).toThrow(UsageError);
+    expect(() => parsePlatform(text)).toThrow(UserError);
   });
 
   const index = [

@@ -3,7 +3,7 @@ import { relative, resolve } from 'node:path';
 import { formatPlatform } from '../oci/platform.js';
 import { runPullJob, type PullJobResult } from '../pipeline/job.js';
 import { CredentialStore } from '../registry/credentials.js';
-import { UserError, errorMessage } from '../util/errors.js';
+import { UserError, advisedMessage } from '../util/errors.js';
 import { formatBytes, type Logger } from '../util/log.js';
 import { readInputs } from './inputs.js';
 import { actionsLayoutCache } from './layout-cache.js';
@@ -60,9 +60,9 @@ export async function run(): Promise<void> {
       const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
       const file = relative(workspace, resolve(workspace, core.getInput('pallet') || '.', err.file));
       core.error(err.message, { file, startLine: err.line, title: 'cache-images' });
-      core.setFailed(errorMessage(err));
+      core.setFailed(advisedMessage(err, actionSetting));
     } else {
-      core.setFailed(errorMessage(err));
+      core.setFailed(advisedMessage(err, actionSetting));
     }
   }
 }
@@ -127,3 +127,14 @@ async function writeSummary({ report, pallet }: PullJobResult, platform: string)
   }
   await summary.write();
 }
+
+/** The action's input for each CLI option that advice may name. */
+const INPUT_OF: Record<string, string> = {
+  'ca-file': 'ca-files',
+  'insecure-registry': 'insecure-registries',
+  mirror: 'registry-mirrors',
+  layout: 'layout-path',
+};
+
+/** Action advice names inputs, never CLI flags. */
+export const actionSetting = (option: string) => `input ${INPUT_OF[option] ?? option}`;

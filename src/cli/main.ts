@@ -1,4 +1,4 @@
-import { UsageError, UserError, errorMessage } from '../util/errors.js';
+import { UsageError, UserError, advisedMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { archiveCommand, archiveHelp } from './commands/archive.js';
 import { keyCommand, keyHelp } from './commands/key.js';
@@ -43,14 +43,21 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(args, logger);
   } catch (err) {
-    if (err instanceof UsageError) {
+    // A bad option value found below the parser is a usage mistake too.
+    if (
+      err instanceof UsageError ||
+      (err instanceof UserError && err.code === 'invalid-input' && err.option)
+    ) {
       process.stderr.write(`error: ${err.message}\n\n${command.help}`);
       return 2;
     }
-    process.stderr.write(`error: ${errorMessage(err).replace(/\n/g, ' ')}\n`);
+    process.stderr.write(`error: ${advisedMessage(err, cliSetting).replace(/\n/g, ' ')}\n`);
     if (!(err instanceof UserError) && process.env.CACHE_IMAGES_DEBUG && err instanceof Error) {
       process.stderr.write(`${err.stack ?? ''}\n`);
     }
     return 1;
   }
 }
+
+/** CLI advice names options as flags. */
+export const cliSetting = (option: string) => `--${option}`;

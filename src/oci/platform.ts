@@ -1,13 +1,14 @@
 import type { Descriptor, Platform } from './documents.js';
 import { Annotation } from './media-types.js';
-import { UsageError } from '../util/errors.js';
+import { UserError } from '../util/errors.js';
 
 /** Parses `os/arch[/variant]` as given on the command line or in the action's input. */
 export function parsePlatform(text: string): Platform {
   const parts = text.trim().split('/');
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '' || /[^a-z0-9._-]/i.test(p))) {
-    throw new UsageError(
+    throw new UserError(
       `invalid platform ${JSON.stringify(text)}: expected OS/ARCH[/VARIANT], e.g. linux/arm64`,
+      { code: 'invalid-input', option: 'platform' },
     );
   }
   const [os, architecture, variant] = parts as [string, string, string | undefined];

@@ -8,14 +8,25 @@ export class Limiter {
       throw new Error(`concurrency must be a positive integer, got ${max}`);
   }
 
+  /** Tasks running now (for tests and progress). */
+  get running(): number {
+    return this.active;
+  }
+
   async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.active >= this.max) await new Promise<void>((resolve) => this.queue.push(resolve));
-    this.active++;
+    if (this.active >= this.max) {
+      // The finishing task hands its slot straight to us (active is not decremented), so a
+      // caller arriving between that release and our wake-up cannot slip in.
+      await new Promise<void>((resolve) => this.queue.push(resolve));
+    } else {
+      this.active++;
+    }
     try {
       return await task();
     } finally {
-      this.active--;
-      this.queue.shift()?.();
+      const next = this.queue.shift();
+      if (next) next();
+      else this.active--;
     }
   }
 }
