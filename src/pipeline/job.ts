@@ -41,6 +41,20 @@ export interface PullJobOptions extends ImageSelection {
   /** Keep the layout between runs, keyed by the digest set. */
   cache?: LayoutCache;
   cacheKeyPrefix?: string;
+  /** `restore-only` restores but never saves (forks' pull requests, jobs that must not evict others). */
+  cacheMode?: 'read-write' | 'restore-only';
+  /** Fail when no layout was restored under the exact key (as actions/cache's fail-on-cache-miss). */
+  failOnCacheMiss?: boolean;
+  /** A tag whose registry fails: `use-cache` takes the digest the cached layout recorded; `fail` fails. */
+  onRegistryError?: 'use-cache' | 'fail';
+  /** Use only the layout; never contact a registry. */
+  offline?: boolean;
+  /** How long to wait for another process holding the layout (default 10 min). */
+  lockTimeoutMs?: number;
+  /** A response body idle this long aborts the attempt (default 30 s). */
+  idleTimeoutMs?: number;
+  /** Also build the device's image store from the layout. */
+  imageStore?: { engine: 'docker' | 'containerd'; namespace?: string; output: string; cache: boolean };
   logger: Logger;
   /** Runs each phase; the action wraps them in log groups. */
   phase?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
