@@ -148,7 +148,7 @@ describe('a pallet through the action', () => {
     cpSync(makePallet(registry.host), workspace, { recursive: true });
     const r = await runAction({ platform: 'linux/arm64', cache: 'false' }, {}, workspace);
     expect(r.code).toBe(0);
-    expect(r.summary).toMatch(/apps\/api:2\.1<\/td>.*<td>apps\/web<\/td>/s);
+    expect(r.summary).toMatch(/apps\/api:2\.1<\/code><\/td>.*<td>apps\/web<\/td>/s);
     expect(r.outputs['archive-path']).toBe(join(workspace, 'cache-images.tar'));
   });
 });

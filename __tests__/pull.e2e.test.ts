@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cli } from './harness/cli.js';
+import { cli, errorLines } from './harness/cli.js';
 import { run, startDockerEngine, type DockerEngine } from './harness/docker-engine.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { baseLayers, buildImage, platformImage, pushImage, type TestImage } from './harness/test-images.js';
@@ -186,9 +186,9 @@ describe('platform selection', () => {
       join(work, 'rv'),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
-      `error: image ${registry.host}/apps/web:1.0 (registry ${registry.host}) has no linux/riscv64 variant; it offers linux/amd64, linux/arm64, linux/arm/v7: choose one of those with --platform, or another image`,
-    );
+    expect(errorLines(r.stderr)).toEqual([
+      `error: image ${registry.host}/apps/web:1.0 (registry ${registry.host}) has no linux/riscv64 variant; it offers linux/amd64, linux/arm64, linux/arm/v7: choose another platform with --platform, or an image built for the one you need`,
+    ]);
   });
 
   test('a single-platform image for another platform is refused, not silently used', async () => {
@@ -202,9 +202,11 @@ describe('platform selection', () => {
       join(work, 'amd'),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(
-      /^error: image .*tools\/amd:1 .* is a single-platform image for linux\/amd64, not linux\/arm64/,
-    );
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        /^error: image .*tools\/amd:1 .* is a single-platform image for linux\/amd64, not linux\/arm64: choose another platform/,
+      ),
+    ]);
   });
 });
 
@@ -251,9 +253,9 @@ describe('usage and input errors', () => {
       join(work, 'n'),
     ]);
     expect(r.code).toBe(1);
-    expect(r.stderr.trim()).toBe(
+    expect(errorLines(r.stderr)).toEqual([
       `error: image ${registry.host}/apps/nope:1 (registry ${registry.host}): tag 1 not found, HTTP 404: check the image name and tag`,
-    );
+    ]);
   });
 
   test('--help exits 0 and documents every option', async () => {

@@ -29,3 +29,8 @@ export function cli(
     );
   });
 }
+
+/** The `error:` lines of a run's stderr: a failure must print exactly one. */
+export function errorLines(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l.startsWith('error:'));
+}

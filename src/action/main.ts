@@ -1,12 +1,14 @@
 import * as core from '@actions/core';
 import { relative, resolve } from 'node:path';
+import { actionsCacheBackend } from '../cache/index.js';
 import { formatPlatform } from '../oci/platform.js';
-import { runPullJob, type PullJobResult } from '../pipeline/job.js';
+import { runPullJob, type JobState, type PullJobResult } from '../pipeline/job.js';
+import { summarizeFailure, summarizeRun } from '../pipeline/summary.js';
 import { CredentialStore } from '../registry/credentials.js';
 import { UserError, advisedMessage } from '../util/errors.js';
-import { formatBytes, type Logger } from '../util/log.js';
-import { readInputs } from './inputs.js';
-import { actionsLayoutCache } from './layout-cache.js';
+import type { Logger } from '../util/log.js';
+import { readInputs, type ActionInputs } from './inputs.js';
+import { writeSummary } from './summary.js';
 
 const logger: Logger = {
   info: (m) => core.info(m),
@@ -15,117 +17,85 @@ const logger: Logger = {
   secret: (s) => core.setSecret(s),
 };
 
-/** The action: inputs in, the shared pull job, outputs and a job summary out. */
+/** The action: inputs in, the shared pull job, outputs, a job summary and annotations out. */
 export async function run(): Promise<void> {
+  const state: JobState = { phases: [] };
+  let inputs: ActionInputs | undefined;
   try {
-    const inputs = readInputs();
-    const credentials = new CredentialStore();
-    if (inputs.githubToken) {
-      core.setSecret(inputs.githubToken);
-      // Only ghcr.io gets the workflow's token, and only when docker config has nothing for it.
-      credentials.setFallback('ghcr.io', {
-        username: process.env.GITHUB_ACTOR || 'github-actions',
-        password: inputs.githubToken,
-      });
-    }
-    const result = await runPullJob({
-      ...inputs,
-      credentials,
-      logger,
-      cache: inputs.cache ? actionsLayoutCache(logger) : undefined,
-      phase: (name, work) => core.group(name, work),
-    });
-    const { report } = result;
-    core.setOutput('cache-hit', String(report.cache?.hit === 'exact'));
-    core.setOutput('cache-key', report.cache?.key ?? '');
-    core.setOutput('layout-path', report.layout);
-    core.setOutput('archive-path', inputs.archive ? resolve(inputs.archive) : '');
-    core.setOutput(
-      'images',
-      JSON.stringify(
-        report.images.map((i) => ({
-          reference: i.reference,
-          digest: i.digest,
-          platformDigest: i.platformDigest,
-          size: i.size,
-        })),
-      ),
+    inputs = readInputs();
+    const result = await runPullJob(
+      {
+        ...inputs,
+        credentials: credentials(inputs.githubToken),
+        logger,
+        cache: inputs.cache ? actionsCacheBackend() : undefined,
+        phase: (name, work) => core.group(name, work),
+      },
+      state,
     );
-    core.setOutput('downloaded-bytes', String(report.totals.downloadedBytes));
-    await writeSummary(result, formatPlatform(inputs.platform));
+    setOutputs(result, inputs);
+    await writeSummary(summarizeRun(result.report, result.pallet));
   } catch (err) {
-    if (err instanceof UserError && err.file) {
-      // An annotation on the pallet file and line that is wrong; pallet errors name files
-      // relative to the pallet, annotations want them relative to the workspace.
-      const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-      const file = relative(workspace, resolve(workspace, core.getInput('pallet') || '.', err.file));
-      core.error(err.message, { file, startLine: err.line, title: 'cache-images' });
-      core.setFailed(advisedMessage(err, actionSetting));
-    } else {
-      core.setFailed(advisedMessage(err, actionSetting));
-    }
+    const message = advisedMessage(err, actionSetting);
+    annotate(err, message);
+    if (inputs) await writeSummary(summarizeFailure(state, formatPlatform(inputs.platform), message));
   }
 }
 
-async function writeSummary({ report, pallet }: PullJobResult, platform: string): Promise<void> {
-  const requiredBy = (reference: string) =>
-    [
-      ...new Set(pallet.find((p) => p.reference === reference)?.requiredBy.map((r) => r.deployment) ?? []),
-    ].join(', ') || '(extra image)';
-  const summary = core.summary
-    .addHeading(`cache-images: ${report.images.length} images for ${platform}`, 3)
-    .addTable([
-      [
-        { data: 'image', header: true },
-        { data: 'platform', header: true },
-        { data: 'digest', header: true },
-        { data: 'size', header: true },
-        { data: 'from', header: true },
-        { data: 'required by', header: true },
-      ],
-      ...report.images.map((i) => [
-        i.reference,
-        i.platform,
-        `<code>${i.platformDigest}</code>`,
-        formatBytes(i.size),
-        i.source === 'layout'
-          ? report.cache?.hit === 'exact' || report.cache?.hit === 'prefix'
-            ? 'cache'
-            : 'layout'
-          : 'registry',
-        requiredBy(i.reference),
-      ]),
-    ]);
-  const t = report.totals;
-  summary.addRaw(
-    `<p>${formatBytes(t.size)} in all; downloaded ${formatBytes(t.downloadedBytes)} (${t.blobsFromRegistry} blobs), ` +
-      `reused ${t.blobsFromLayout} blobs.</p>`,
-    true,
+/** Only ghcr.io gets the workflow's token, and only when docker's config has nothing for it. */
+function credentials(githubToken: string | undefined): CredentialStore {
+  const store = new CredentialStore();
+  if (githubToken) {
+    core.setSecret(githubToken);
+    store.setFallback('ghcr.io', {
+      username: process.env.GITHUB_ACTOR || 'github-actions',
+      password: githubToken,
+    });
+  }
+  return store;
+}
+
+function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
+  const platform = formatPlatform(inputs.platform);
+  core.setOutput('cache-hit', String(report.cache?.hit === 'exact'));
+  core.setOutput('cache-key', report.cache?.key ?? '');
+  core.setOutput('cache-matched-key', report.cache?.matchedKey ?? '');
+  core.setOutput('layout-path', report.layout);
+  core.setOutput('archive-path', inputs.archive ? resolve(inputs.archive) : '');
+  core.setOutput('archives', JSON.stringify(report.archives.map((a) => a.path)));
+  core.setOutput('platform-slug', platform.replace(/\//g, '-'));
+  const { reportFile } = inputs as { reportFile?: string };
+  core.setOutput('report-path', reportFile ? resolve(reportFile) : '');
+  core.setOutput(
+    'images',
+    JSON.stringify(
+      report.images.map((i) => ({
+        reference: i.reference,
+        digest: i.digest,
+        platformDigest: i.platformDigest,
+        size: i.size,
+        ...(i.stale ? { stale: true } : {}),
+      })),
+    ),
   );
-  if (report.cache) {
-    const hit = {
-      exact: 'hit',
-      prefix: `restored from ${report.cache.matchedKey}`,
-      miss: 'miss',
-      unavailable: 'unavailable',
-    }[report.cache.hit];
-    summary.addRaw(
-      `<p>Cache key <code>${report.cache.key}</code>: ${hit}${report.cache.saved ? ', saved' : ''}.</p>`,
-      true,
-    );
+  core.setOutput('changes', JSON.stringify(report.changes));
+  core.setOutput('downloaded-bytes', String(report.totals.downloadedBytes));
+}
+
+/**
+ * One annotation per mistake: on the pallet file and line when the error has them (pallet
+ * errors name files relative to the pallet; annotations want them relative to the workspace).
+ */
+function annotate(err: unknown, message: string): void {
+  if (err instanceof UserError && err.file) {
+    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+    const file = relative(workspace, resolve(workspace, core.getInput('pallet') || '.', err.file));
+    // setFailed would add a second annotation without the file: fail by exit code instead.
+    process.exitCode = core.ExitCode.Failure;
+    core.error(message, { file, startLine: err.line, title: 'cache-images' });
+    return;
   }
-  for (const a of report.archives)
-    summary.addRaw(`<p>Archive <code>${a.path}</code>: ${formatBytes(a.size)}</p>`, true);
-  const untagged = report.images.filter((i) => !/:[^/@]+(@|$)/.test(i.reference.replace(/^[^/]*\//, '')));
-  if (untagged.length && report.archives.length) {
-    summary.addRaw(
-      `<p>Loaded untagged by Docker's classic image store (digest-only references): ${untagged
-        .map((i) => `<code>${i.reference}</code>`)
-        .join(', ')}. Pin them as <code>name:tag@sha256:...</code> to load them by name.</p>`,
-      true,
-    );
-  }
-  await summary.write();
+  core.setFailed(message);
 }
 
 /** The action's input for each CLI option that advice may name. */

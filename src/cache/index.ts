@@ -1,2 +1,8 @@
-export { actionsCacheBackend, restoreKeyPrefix, restoreLayout, saveLayout } from './layout-cache.js';
-export type { CacheBackend, CacheHit } from './layout-cache.js';
+export {
+  actionsCacheBackend,
+  restoreKeyPrefix,
+  restoreLayout,
+  saveLayout,
+  shouldSave,
+} from './layout-cache.js';
+export type { CacheBackend, CacheHit, CacheMode } from './layout-cache.js';

@@ -80,12 +80,23 @@ export async function restoreLayout(
   return { hit: 'prefix', matchedKey };
 }
 
-/** Saves the layout under the key unless it was restored under that very key. */
+/** How a run uses the cache: restore and save, or restore only (forks' pull requests). */
+export type CacheMode = 'read-write' | 'restore-only';
+
+/**
+ * The one rule for saving: never under a key that was just restored (entries are immutable),
+ * never when the service is unavailable (one warning already said so), never in restore-only.
+ */
+export function shouldSave(hit: CacheHit, mode: CacheMode = 'read-write'): boolean {
+  return mode === 'read-write' && hit !== 'exact' && hit !== 'unavailable';
+}
+
+/** Saves the layout under the key, when `shouldSave` allows. */
 export async function saveLayout(
   backend: CacheBackend,
-  o: { layoutDir: string; key: string; hit: CacheHit; logger: Logger },
+  o: { layoutDir: string; key: string; hit: CacheHit; mode?: CacheMode; logger: Logger },
 ): Promise<{ saved: boolean }> {
-  if (o.hit === 'exact' || o.hit === 'unavailable') return { saved: false };
+  if (!shouldSave(o.hit, o.mode)) return { saved: false };
   let id: number;
   try {
     id = await backend.save([o.layoutDir], o.key);

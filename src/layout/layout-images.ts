@@ -1,8 +1,9 @@
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/documents.js';
 import { Annotation } from '../oci/media-types.js';
-import { DocumentError, parseConfig, parseManifest } from '../oci/parse.js';
-import { formatPlatform, isAttestation, normalizePlatform } from '../oci/platform.js';
+import { resolveImage } from '../oci/resolve-image.js';
+import { parseReference, type ImageReference } from '../references/reference.js';
 import { UserError } from '../util/errors.js';
+import { LayoutSource } from './layout-source.js';
 import type { LayoutStore } from './layout-store.js';
 
 /** One image of a layout, resolved down to the platform manifest whose blobs the layout holds. */
@@ -18,53 +19,43 @@ export interface LayoutImage {
 }
 
 /**
- * Reads every image listed in the layout's index.json. For a multi-platform index, the
- * platform is the one whose manifest the layout holds (a layout is pulled for one platform).
+ * Reads every image listed in the layout's index.json, through the same walk as the pull
+ * (`resolveImage`). For a multi-platform index, the platform is the one whose manifest the
+ * layout holds (a layout is pulled for one platform); every layer must be there.
  */
 export async function readLayoutImages(store: LayoutStore): Promise<LayoutImage[]> {
+  const source = new LayoutSource(store);
   const index = await store.readIndex();
   const images: LayoutImage[] = [];
   for (const descriptor of index.manifests) {
     const reference = descriptor.annotations?.[Annotation.RefName] ?? descriptor.digest;
-    const fail = (why: string) =>
-      new UserError(
-        `layout ${store.dir}, image ${reference}: ${why}; run cache-images pull again to complete the layout`,
-      );
-    if (!(await store.hasBlob(descriptor))) throw fail(`blob ${descriptor.digest} is missing`);
-    let manifestDigest = descriptor.digest;
-    try {
-      let doc = parseManifest(await store.readBlob(descriptor.digest), descriptor.mediaType);
-      if (doc.kind === 'index') {
-        const present: Descriptor[] = [];
-        for (const child of doc.document.manifests) {
-          if (!isAttestation(child) && (await store.hasBlob(child))) present.push(child);
-        }
-        if (present.length === 0) throw fail('no platform manifest of its index is in the layout');
-        if (present.length > 1) {
-          const names = present.map((d) => (d.platform ? formatPlatform(d.platform) : d.digest)).join(', ');
-          throw fail(`the layout holds several platforms (${names}); a layout holds one platform`);
-        }
-        manifestDigest = (present[0] as Descriptor).digest;
-        doc = parseManifest(await store.readBlob(manifestDigest), (present[0] as Descriptor).mediaType);
-        if (doc.kind !== 'manifest')
-          throw fail(`${manifestDigest} is a nested index, which is not supported`);
+    const image = await resolveImage(source, layoutReference(reference, descriptor), 'held', descriptor);
+    for (const layer of image.manifest.layers) {
+      if (!(await store.hasBlob(layer))) {
+        throw new UserError(`layout ${store.dir}, image ${reference}: layer ${layer.digest} is missing`, {
+          code: 'layout',
+          image: reference,
+          blob: layer.digest,
+        });
       }
-      const manifest = doc.document;
-      if (!(await store.hasBlob(manifest.config))) throw fail(`config ${manifest.config.digest} is missing`);
-      const config = parseConfig(await store.readBlob(manifest.config.digest));
-      for (const layer of manifest.layers) {
-        if (!(await store.hasBlob(layer))) throw fail(`layer ${layer.digest} is missing`);
-      }
-      const platform = normalizePlatform({
-        os: config.os,
-        architecture: config.architecture,
-        variant: config.variant,
-      });
-      images.push({ reference, descriptor, manifestDigest, manifest, config, platform });
-    } catch (err) {
-      if (err instanceof DocumentError) throw fail(err.message);
-      throw err;
     }
+    images.push({
+      reference,
+      descriptor,
+      manifestDigest: image.platformManifest.digest,
+      manifest: image.manifest,
+      config: image.config,
+      platform: image.platform,
+    });
   }
   return images;
+}
+
+/** The reference an index entry names; an entry without a usable name is known by its digest. */
+function layoutReference(name: string, descriptor: Descriptor): ImageReference {
+  try {
+    return parseReference(name);
+  } catch {
+    return { original: name, domain: 'layout', path: name, digest: descriptor.digest };
+  }
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Platform } from '../oci/documents.js';
 import { normalizePlatform } from '../oci/platform.js';
 import { parseReference } from '../references/reference.js';
+import type { ContentSource } from '../oci/content-source.js';
 import type { RegistryClient } from '../registry/client.js';
 import { Limiter } from '../util/limit.js';
 import { bytewise } from './images.js';
@@ -31,6 +32,34 @@ export async function resolveDigests(
       return { reference, digest };
     }),
   );
+}
+
+export interface Resolution {
+  pairs: DigestPair[];
+  /** References whose tag could not be resolved, with why. */
+  failures: { reference: string; error: unknown }[];
+}
+
+/** Like `resolveDigests`, through any source, keeping going past failures so the caller can decide. */
+export async function tryResolveDigests(
+  references: string[],
+  source: ContentSource,
+  concurrency = 8,
+): Promise<Resolution> {
+  const limiter = new Limiter(concurrency);
+  const out: Resolution = { pairs: [], failures: [] };
+  await Promise.all(
+    references.map(async (reference) => {
+      const ref = parseReference(reference);
+      try {
+        const digest = ref.digest ?? (await limiter.run(() => source.resolve(ref))).digest;
+        out.pairs.push({ reference, digest });
+      } catch (error) {
+        out.failures.push({ reference, error });
+      }
+    }),
+  );
+  return out;
 }
 
 /**

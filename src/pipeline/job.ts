@@ -1,29 +1,25 @@
 import { resolve } from 'node:path';
 import type { LayerCompression } from '../archive/docker-archive.js';
+import { saveLayout, shouldSave, type CacheBackend, type CacheMode } from '../cache/index.js';
+import { LayoutSource } from '../layout/layout-source.js';
+import { LayoutStore } from '../layout/layout-store.js';
 import type { Platform } from '../oci/documents.js';
 import type { RequiredImage } from '../pallet/index.js';
+import { parseReference } from '../references/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
-import { writeFileAtomic } from '../util/fs.js';
+import { RegistrySource } from '../registry/registry-source.js';
 import { UserError } from '../util/errors.js';
+import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
 import { writeArchives, type WrittenArchive } from './archives.js';
-import { cacheKey, resolveDigests } from './cache-key.js';
-import { selectImages, type ImageSelection } from './images.js';
+import { heldImages, layoutChanges, type LayoutChanges } from './changes.js';
+import { oneFailure } from './failures.js';
+import { selectImages, type ImageSelection, type SelectedImages } from './images.js';
 import { pullImages, type PullReport } from './pull.js';
+import { restoreFromCache, type CacheOutcome } from './restore.js';
 
-import type { CacheHit } from '../cache/index.js';
-
-export type { CacheHit };
-
-/**
- * Where a layout is kept between runs (the Actions cache in the action). Restore fills the
- * layout directory from the entry for `key`, or from an older entry of the same prefix.
- */
-export interface LayoutCache {
-  restore(layoutDir: string, key: string): Promise<{ hit: CacheHit; matchedKey?: string }>;
-  save(layoutDir: string, key: string, hit: CacheHit): Promise<{ saved: boolean }>;
-}
+export type { CacheOutcome };
 
 export interface PullJobOptions extends ImageSelection {
   platform: Platform;
@@ -38,12 +34,12 @@ export interface PullJobOptions extends ImageSelection {
   caFiles?: string[];
   reportFile?: string;
   credentials?: CredentialStore;
-  /** Keep the layout between runs, keyed by the digest set. */
-  cache?: LayoutCache;
+  /** Keep the layout between runs in this cache, keyed by the digest set. */
+  cache?: CacheBackend;
   cacheKeyPrefix?: string;
   /** `restore-only` restores but never saves (forks' pull requests, jobs that must not evict others). */
-  cacheMode?: 'read-write' | 'restore-only';
-  /** Fail when no layout was restored under the exact key (as actions/cache's fail-on-cache-miss). */
+  cacheMode?: CacheMode;
+  /** Fail when no layout was restored at all (as actions/cache's fail-on-cache-miss). */
   failOnCacheMiss?: boolean;
   /** A tag whose registry fails: `use-cache` takes the digest the cached layout recorded; `fail` fails. */
   onRegistryError?: 'use-cache' | 'fail';
@@ -60,33 +56,52 @@ export interface PullJobOptions extends ImageSelection {
   phase?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
 }
 
-export interface CacheOutcome {
-  key: string;
-  hit: CacheHit;
-  matchedKey?: string;
-  saved: boolean;
+export interface PhaseTime {
+  name: string;
+  ms: number;
+}
+
+export interface JobReport extends PullReport {
+  archives: WrittenArchive[];
+  cache?: CacheOutcome;
+  /** What changed against the layout as it was before the pull (the restored cache). */
+  changes: LayoutChanges;
+  phases: PhaseTime[];
 }
 
 export interface PullJobResult {
-  report: PullReport & { archives: WrittenArchive[]; cache?: CacheOutcome };
+  report: JobReport;
   /** What the pallet says of each of its images: where each is required. */
   pallet: RequiredImage[];
 }
 
+/** What a job knew when it stopped, for a summary of a failed run. */
+export interface JobState {
+  references?: string[];
+  pallet?: RequiredImage[];
+  cache?: CacheOutcome;
+  phases: PhaseTime[];
+}
+
 /**
  * The main job, shared by the CLI's `pull` and the action: the pallet's images plus extra
- * ones; with a cache, the digest set's key, a restore, and a save when the key was not hit;
- * the pull for one platform into the layout; then the docker-archives.
+ * ones; with a cache, the digest set's key and a restore; the pull for one platform into the
+ * layout; then the docker-archives, written while the layout is saved to the cache.
  */
-export async function runPullJob(options: PullJobOptions): Promise<PullJobResult> {
+export async function runPullJob(
+  options: PullJobOptions,
+  state: JobState = { phases: [] },
+): Promise<PullJobResult> {
   const { logger } = options;
-  const phase = options.phase ?? (<T>(_name: string, work: () => Promise<T>) => work());
+  const phase = timedPhases(options.phase, state);
   const layoutDir = resolve(options.layoutDir);
-  const { references, pallet } = await phase('Resolve the image list', () =>
-    selectImages({ ...options, warn: options.warn ?? ((m) => logger.warn(m)) }),
-  );
-  if (references.length === 0)
-    logger.warn('no images to pull: the pallet requires none and no extra image was given');
+  const selected = await phase('Resolve the image list', async () => {
+    const s = await selectImages({ ...options, warn: options.warn ?? ((m) => logger.warn(m)) });
+    logImageList(s, logger);
+    return s;
+  });
+  const { references, pallet } = selected;
+  Object.assign(state, { references, pallet });
   const client = new RegistryClient({
     logger,
     insecureHosts: options.insecureRegistries,
@@ -94,21 +109,11 @@ export async function runPullJob(options: PullJobOptions): Promise<PullJobResult
     caFiles: options.caFiles,
     credentials: options.credentials,
   });
-  let pulled: PullReport;
-  let cache: CacheOutcome | undefined;
   try {
-    let resolved: Map<string, string> | undefined;
-    if (options.cache) {
-      const layoutCache = options.cache;
-      cache = await phase('Restore the layout from the cache', async () => {
-        const pairs = await resolveDigests(references, client, options.concurrency);
-        resolved = new Map(pairs.map((p) => [p.reference, p.digest]));
-        const key = cacheKey(pairs, options.platform, options.cacheKeyPrefix);
-        const restored = await layoutCache.restore(layoutDir, key);
-        return { key, ...restored, saved: false };
-      });
-    }
-    pulled = await phase('Pull images', () =>
+    const restored = await restoreStage(options, references, client, layoutDir, phase);
+    state.cache = restored.cache;
+    const before = await heldImages(layoutDir, options.platform);
+    const pulled = await phase('Pull images', () =>
       pullImages(references, {
         platform: options.platform,
         layoutDir,
@@ -116,38 +121,158 @@ export async function runPullJob(options: PullJobOptions): Promise<PullJobResult
         logger,
         concurrency: options.concurrency,
         verify: options.verify,
-        resolved,
+        offline: options.offline,
+        resolved: restored.resolved,
+        stale: restored.stale,
       }),
     );
-    if (options.cache && cache && cache.hit !== 'exact') {
-      const outcome = cache;
-      const layoutCache = options.cache;
-      const { saved } = await phase('Save the layout to the cache', () =>
-        layoutCache.save(layoutDir, outcome.key, outcome.hit),
-      );
-      outcome.saved = saved;
-    }
+    const changes = layoutChanges(
+      before,
+      pulled.images.map((i) => ({ reference: i.reference, digest: i.digest, size: i.size })),
+    );
+    const archives = await finishStage(
+      options,
+      layoutDir,
+      restored.cache,
+      phase,
+      timedPhases(undefined, state),
+    );
+    const report: JobReport = {
+      ...pulled,
+      archives,
+      ...(restored.cache ? { cache: restored.cache } : {}),
+      changes,
+      phases: state.phases,
+    };
+    if (options.reportFile)
+      await writeFileAtomic(resolve(options.reportFile), `${JSON.stringify(report, null, 2)}\n`);
+    return { report, pallet };
   } catch (err) {
     throw withRequirements(err, pallet);
   } finally {
     await client.close();
   }
-  const archives =
+}
+
+type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/** Each phase through the caller's wrapper (log groups), timed into `state.phases`. */
+function timedPhases(wrap: Phase | undefined, state: JobState): Phase {
+  return async (name, work) => {
+    const started = Date.now();
+    try {
+      return await (wrap ? wrap(name, work) : work());
+    } finally {
+      state.phases.push({ name, ms: Date.now() - started });
+    }
+  };
+}
+
+/** The digests to pull: from the cache stage, from the layout (offline), or left to the pull. */
+async function restoreStage(
+  options: PullJobOptions,
+  references: string[],
+  client: RegistryClient,
+  layoutDir: string,
+  phase: Phase,
+): Promise<{ cache?: CacheOutcome; resolved?: Map<string, string>; stale?: Set<string> }> {
+  if (options.offline) return { resolved: await digestsOffline(references, layoutDir, options.logger) };
+  const backend = options.cache;
+  if (!backend) return {};
+  return phase('Restore the layout from the cache', () =>
+    restoreFromCache({
+      references,
+      source: new RegistrySource(client),
+      backend,
+      layoutDir,
+      platform: options.platform,
+      prefix: options.cacheKeyPrefix,
+      concurrency: options.concurrency,
+      onRegistryError: options.onRegistryError ?? 'use-cache',
+      failOnCacheMiss: options.failOnCacheMiss ?? false,
+      logger: options.logger,
+    }),
+  );
+}
+
+/** `--offline`: every tag's digest as the layout recorded it. */
+async function digestsOffline(references: string[], layoutDir: string, logger: Logger) {
+  const source = new LayoutSource(await LayoutStore.open(layoutDir, { create: false }));
+  const resolved = new Map<string, string>();
+  const failures: unknown[] = [];
+  for (const reference of references) {
+    try {
+      resolved.set(reference, (await source.resolve(parseReference(reference))).digest);
+    } catch (err) {
+      failures.push(err);
+    }
+  }
+  if (failures.length) throw oneFailure(failures, logger);
+  return resolved;
+}
+
+/**
+ * The archives, and the cache save: both only read the layout, which no longer changes, so
+ * they run at the same time (the save is mostly an upload).
+ */
+async function finishStage(
+  options: PullJobOptions,
+  layoutDir: string,
+  cache: CacheOutcome | undefined,
+  phase: Phase,
+  timed: Phase,
+): Promise<WrittenArchive[]> {
+  const { logger } = options;
+  const backend = options.cache;
+  const save =
+    backend && cache && shouldSave(cache.hit, options.cacheMode)
+      ? async () => {
+          const { saved } = await saveLayout(backend, {
+            layoutDir,
+            key: cache.key,
+            hit: cache.hit,
+            mode: options.cacheMode,
+            logger,
+          });
+          cache.saved = saved;
+        }
+      : undefined;
+  const archive =
     options.archive || options.archiveDir
-      ? await phase('Write archives', () =>
+      ? () =>
           writeArchives({
             layoutDir,
             archive: options.archive,
             archiveDir: options.archiveDir,
             layerCompression: options.layerCompression,
             logger,
-          }),
-        )
-      : [];
-  const report = { ...pulled, archives, ...(cache ? { cache } : {}) };
-  if (options.reportFile)
-    await writeFileAtomic(resolve(options.reportFile), `${JSON.stringify(report, null, 2)}\n`);
-  return { report, pallet };
+          })
+      : undefined;
+  if (save && archive) {
+    // One log group for both (groups cannot interleave); each is timed on its own.
+    const group = options.phase ?? ((_name, work) => work());
+    const [archives] = await group('Write archives and save the layout to the cache', () =>
+      Promise.all([timed('Write archives', archive), timed('Save the layout to the cache', save)]),
+    );
+    return archives;
+  }
+  if (save) await phase('Save the layout to the cache', save);
+  return archive ? phase('Write archives', archive) : [];
+}
+
+/** The image-list log: every reference and what requires it, before anything is pulled. */
+function logImageList({ references, pallet }: SelectedImages, logger: Logger): void {
+  const count = references.length;
+  if (count === 0) {
+    logger.warn('no images to pull: the pallet requires none and no extra image was given');
+    return;
+  }
+  logger.info(`${count} ${count === 1 ? 'image' : 'images'}:`);
+  for (const reference of references) {
+    const required = pallet.find((p) => p.reference === reference)?.requiredBy ?? [];
+    const where = [...new Set(required.map((r) => `${r.deployment} (${r.file})`))].join(', ');
+    logger.info(`  ${reference}  <- ${where || 'extra image'}`);
+  }
 }
 
 /** A registry error about a pallet image also says which deployments need that image. */
@@ -156,5 +281,5 @@ function withRequirements(err: unknown, pallet: RequiredImage[]): unknown {
   const required = pallet.find((i) => i.reference === err.image);
   if (!required?.requiredBy.length) return err;
   const where = [...new Set(required.requiredBy.map((r) => `${r.deployment} (${r.file})`))].join(', ');
-  return new UserError(`${err.message} [required by deployment ${where}]`, { image: err.image, cause: err });
+  return err.with({}, `${err.message} [required by deployment ${where}]`);
 }

@@ -155,7 +155,7 @@ export function adviceFor(err: UserError, setting: SettingNamer): string {
     case 'registry-failing':
       return 'try again later; if it persists, the registry or a proxy in between is at fault';
     case 'no-platform':
-      return `choose one of those with ${setting('platform')}, or another image`;
+      return `choose another platform with ${setting('platform')}, or an image built for the one you need`;
     case 'corrupt':
       return 'nothing was stored: try again, and if it persists the registry or a proxy is damaging it';
     case 'locked':
