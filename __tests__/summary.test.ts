@@ -85,7 +85,7 @@ function report(overrides: Partial<JobReport> = {}): JobReport {
       updated: [{ reference: 'ghcr.io/o/app:1', from: d('0'), to: d('1'), sizeChange: 1024 }],
       unchanged: 1,
     },
-    phases: [{ name: 'Pull images', ms: 1500 }],
+    phases: [{ name: 'Pull images', startMs: 100, ms: 1500 }],
     ...overrides,
   };
 }
@@ -118,7 +118,7 @@ describe('summarizeRun and renderSummary', () => {
       /updated <code>ghcr.io\/o\/app:1<\/code> <code>0{12}<\/code> → <code>1{12}<\/code> \(\+1.0&nbsp;KiB\)/,
     );
     expect(html).toContain(`title="${d('1')}"`);
-    expect(html).toContain('Pull images 1.5&nbsp;s');
+    expect(html).toContain('Time: 1.6&nbsp;s in all: Pull images 1.5&nbsp;s');
     expect(html).toContain('restored from the older entry <code>k-0</code>');
     // No digest longer than 12 hex characters in the table itself.
     const tableHtml = html.slice(html.indexOf('<table>'), html.indexOf('</table>'));
@@ -136,7 +136,11 @@ describe('summarizeRun and renderSummary', () => {
 
   test('a failed run still shows what it knew, with the error', () => {
     const s = summarizeFailure(
-      { references: ['ghcr.io/o/app:1'], pallet, phases: [{ name: 'Resolve the image list', ms: 20 }] },
+      {
+        references: ['ghcr.io/o/app:1'],
+        pallet,
+        phases: [{ name: 'Resolve the image list', startMs: 0, ms: 20 }],
+      },
       'linux/arm64',
       'image ghcr.io/o/app:1 (registry ghcr.io): not found',
     );

@@ -52,7 +52,7 @@ export function renderSummary(s: JobSummary): string {
   }
   if (s.phases.length) {
     const times = s.phases.map((p) => `${escapeHtml(p.name)} ${seconds(p.ms)}`).join(' · ');
-    parts.push(`<p>Time: ${times}.</p>`);
+    parts.push(`<p>Time: ${seconds(s.totalMs)} in all: ${times}.</p>`);
   }
   return parts.join('\n');
 }

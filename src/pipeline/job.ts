@@ -58,6 +58,8 @@ export interface PullJobOptions extends ImageSelection {
 
 export interface PhaseTime {
   name: string;
+  /** When it started, in ms since the job started (overlapping phases share time). */
+  startMs: number;
   ms: number;
 }
 
@@ -81,6 +83,8 @@ export interface JobState {
   pallet?: RequiredImage[];
   cache?: CacheOutcome;
   phases: PhaseTime[];
+  /** Date.now() when the job started. */
+  started?: number;
 }
 
 /**
@@ -93,6 +97,7 @@ export async function runPullJob(
   state: JobState = { phases: [] },
 ): Promise<PullJobResult> {
   const { logger } = options;
+  state.started ??= Date.now();
   const phase = timedPhases(options.phase, state);
   const layoutDir = resolve(options.layoutDir);
   const selected = await phase('Resolve the image list', async () => {
@@ -163,7 +168,8 @@ function timedPhases(wrap: Phase | undefined, state: JobState): Phase {
     try {
       return await (wrap ? wrap(name, work) : work());
     } finally {
-      state.phases.push({ name, ms: Date.now() - started });
+      const startMs = started - (state.started ?? started);
+      state.phases.push({ name, startMs, ms: Date.now() - started });
     }
   };
 }

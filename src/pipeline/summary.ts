@@ -75,7 +75,7 @@ export function summarizeRun(report: JobReport, pallet: RequiredImage[]): JobSum
     cache: report.cache,
     archives: report.archives.map((a) => ({ path: a.path, size: a.size })),
     phases: report.phases,
-    totalMs: report.phases.reduce((n, p) => n + p.ms, 0),
+    totalMs: wallTime(report.phases),
     untagged: report.archives.length ? report.images.map((i) => i.reference).filter(isUntagged) : [],
   };
 }
@@ -94,7 +94,7 @@ export function summarizeFailure(state: JobState, platform: string, error: strin
     cache: state.cache,
     archives: [],
     phases: state.phases,
-    totalMs: state.phases.reduce((n, p) => n + p.ms, 0),
+    totalMs: wallTime(state.phases),
     untagged: [],
     error,
   };
@@ -127,4 +127,9 @@ export function isUntagged(reference: string): boolean {
 
 function isEmpty(c: LayoutChanges): boolean {
   return c.added.length === 0 && c.removed.length === 0 && c.updated.length === 0;
+}
+
+/** From the first phase's start to the last one's end: overlapping phases count once. */
+function wallTime(phases: PhaseTime[]): number {
+  return phases.reduce((end, p) => Math.max(end, p.startMs + p.ms), 0);
 }
