@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runAction } from './harness/action-runner.js';
@@ -162,6 +162,85 @@ describe('the action, with the Actions cache', () => {
     const warnings = r.commands.filter((c) => c.startsWith('::warning::the Actions cache is unavailable'));
     expect(warnings).toHaveLength(1);
     expect(r.outputs['cache-hit']).toBe('false');
+  });
+});
+
+describe('workflow fit: cache modes and registry outages', () => {
+  const tags = () => images.map((_, n) => `${proxy.host}/app/a${n}:1`);
+
+  test('registry down: tags take the digests of the cached layout, one warning each, marked stale', async () => {
+    freshRunner();
+    proxy.clear();
+    const first = await run(tags(), { 'cache-key-prefix': 'down' });
+    expect(first.code).toBe(0);
+    freshRunner();
+    proxy.inject({ path: /./, status: 503, times: 1_000_000 });
+    const r = await run(tags(), { 'cache-key-prefix': 'down' });
+    proxy.clear();
+    expect(r.commands.filter((c) => c.startsWith('::error'))).toEqual([]);
+    expect(r.code).toBe(0);
+    const warnings = r.commands.filter((c) => c.startsWith('::warning'));
+    expect(warnings).toHaveLength(tags().length);
+    for (const t of tags())
+      expect(warnings.some((w) => w.includes(`${t}:`) && w.includes('may be stale'))).toBe(true);
+    // The same digests as the cached run: nothing to save, nothing downloaded.
+    expect(r.outputs['cache-key']).toBe(first.outputs['cache-key']);
+    expect(r.outputs['cache-hit']).toBe('true');
+    expect(r.outputs['downloaded-bytes']).toBe('0');
+    const listed = JSON.parse(r.outputs.images as string) as { stale?: boolean }[];
+    expect(listed.every((i) => i.stale)).toBe(true);
+    expect(r.summary).toContain('<td>stale</td>');
+    expect((await engine.docker(['load', '-i', join(work, 'images.tar')])).code).toBe(0);
+  });
+
+  test('registry down with on-registry-error: fail, or a reference the cache lacks: the run fails', async () => {
+    freshRunner();
+    proxy.inject({ path: /./, status: 503, times: 1_000_000 });
+    const strict = await run(tags(), { 'cache-key-prefix': 'down', 'on-registry-error': 'fail' });
+    freshRunner();
+    const unknown = await run([`${proxy.host}/app/never:1`], { 'cache-key-prefix': 'down' });
+    proxy.clear();
+    expect(strict.code).toBe(1);
+    expect(strict.commands.join('\n')).toMatch(/::error::image .*app\/a0:1 .*HTTP 503/);
+    expect(unknown.code).toBe(1);
+    expect(unknown.commands.join('\n')).toMatch(
+      /::error::image .*app\/never:1 .*the cached layout does not have it/,
+    );
+  });
+
+  test('restore-only restores but never saves; fail-on-cache-miss fails a run with nothing to restore', async () => {
+    freshRunner();
+    const before = cacheServer.keys();
+    const r = await run(tags(), { 'cache-key-prefix': 'fork-pr', cache: 'restore-only' });
+    expect(r.code).toBe(0);
+    expect(cacheServer.keys()).toEqual(before);
+    expect(r.commands.some((c) => c.startsWith('::group::Save'))).toBe(false);
+    freshRunner();
+    const miss = await run(tags(), { 'cache-key-prefix': 'fork-pr', 'fail-on-cache-miss': 'true' });
+    expect(miss.code).toBe(1);
+    expect(miss.commands.join('\n')).toMatch(
+      /::error::no cached layout for fork-pr-linux-arm64-[0-9a-f]+ or its prefix/,
+    );
+    // A failed run still writes a summary of what it knew.
+    expect(miss.summary).toContain('<strong>Failed:</strong>');
+  });
+
+  test('the cache save runs while the archives are written', async () => {
+    freshRunner();
+    const report = join(work, 'overlap-report.json');
+    const r = await run(tags(), { 'cache-key-prefix': 'overlap', report });
+    expect(r.code).toBe(0);
+    const { phases } = JSON.parse(readFileSync(report, 'utf8')) as {
+      phases: { name: string; startMs: number; ms: number }[];
+    };
+    const save = phases.find((p) => p.name === 'Save the layout to the cache');
+    const write = phases.find((p) => p.name === 'Write archives');
+    expect(save && write).toBeTruthy();
+    // Each started before the other finished: the intervals overlap.
+    const [a, b] = [save as { startMs: number; ms: number }, write as { startMs: number; ms: number }];
+    expect(a.startMs).toBeLessThan(b.startMs + b.ms);
+    expect(b.startMs).toBeLessThan(a.startMs + a.ms);
+    expect(r.outputs['report-path']).toBe(report);
   });
 });
 
