@@ -1,10 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { parseMirrors } from '../registry/mirrors.js';
 import { UsageError } from '../util/errors.js';
+import { closest } from '../util/suggest.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses a command's arguments; unknown options and stray arguments are usage errors (exit 2). */
+/**
+ * Parses the arguments of a command that declares its own options (the table-driven commands use
+ * src/options); unknown options and stray arguments are usage errors (exit 2).
+ */
 export function parseCommand<T extends Options>(args: string[], options: T) {
   try {
     const { values, positionals } = parseArgs({
@@ -17,7 +21,10 @@ export function parseCommand<T extends Options>(args: string[], options: T) {
     return values;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
+    const unknown = /^Unknown option '(--?[^']+)'/.exec((err as Error).message);
+    if (!unknown) throw new UsageError((err as Error).message);
+    const meant = closest((unknown[1] as string).replace(/^--/, ''), [...Object.keys(options), 'help']);
+    throw new UsageError(`unknown option ${unknown[1]}${meant ? ` (did you mean --${meant}?)` : ''}`);
   }
 }
 
