@@ -174,14 +174,12 @@ describe("the action's inputs are read by the CLI's rules", () => {
     [{ 'registry-mirrors': 'docker.io' }, 'input registry-mirrors: expects REGISTRY=MIRROR'],
     [{ 'image-store': 'podman' }, 'input image-store: must be docker or containerd, got "podman"'],
   ])('%j is refused naming the input', (values, message) => {
-    let error: unknown;
-    try {
-      inputs(values);
-    } catch (err) {
-      error = err;
-    }
-    expect(error).toBeInstanceOf(UserError);
-    expect((error as UserError).message.startsWith(message)).toBe(true);
-    expect((error as UserError).code).toBe('invalid-input');
+    expect(() => inputs(values)).toThrow(message);
+  });
+
+  test('a refused input is an invalid-input UserError, so the step fails with that one line', () => {
+    expect(() => inputs({ concurrency: '0' })).toThrow(
+      expect.objectContaining({ code: 'invalid-input', name: 'UserError' }) as unknown as Error,
+    );
   });
 });
