@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { hostPlatform } from '../oci/platform.js';
 import {
   actionInputs,
+  defaulted,
   definition,
   pullJobSettings,
   readValues,
@@ -67,14 +68,14 @@ export function readInputs(): ActionInputs {
   return {
     ...settings,
     cache: v.cache !== 'false',
-    cacheKeyPrefix: v.prefix ?? 'cache-images',
+    cacheKeyPrefix: defaulted(v.prefix, 'prefix'),
     cacheMode: v.cache === 'restore-only' ? 'restore-only' : 'read-write',
-    failOnCacheMiss: v['fail-on-cache-miss'] ?? false,
+    failOnCacheMiss: defaulted(v['fail-on-cache-miss'], 'fail-on-cache-miss'),
     imageStore: engine && {
       engine,
       namespace: v['image-store-namespace'],
       output: join(temp, 'cache-images', 'image-store.tar'),
-      cache: v['image-store-cache'] ?? true,
+      cache: defaulted(v['image-store-cache'], 'image-store-cache'),
     },
     githubToken: v['github-token'],
   };

@@ -8,7 +8,7 @@ export {
   type OptionValues,
 } from './definitions.js';
 export { parseCommandLine } from './cli-args.js';
-export { readValues, type RawValues } from './read.js';
+export { defaulted, readValues, type RawValues } from './read.js';
 export { commandHelp, synopsis } from './help.js';
 export { actionInputs, inputOf, renderActionYml, renderReadme } from './docs.js';
 export { OUTPUTS, type OutputName } from './outputs.js';

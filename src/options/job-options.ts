@@ -4,6 +4,7 @@ import type { Platform } from '../oci/documents.js';
 import type { ImageSelection } from '../pipeline/images.js';
 import type { PullJobOptions } from '../pipeline/job.js';
 import type { OptionValues } from './definitions.js';
+import { defaulted } from './read.js';
 
 /** The folder holding forklift-pallet.yml that `pull` and `key` use when no pallet is named. */
 export function defaultPallet(folder = '.'): string | undefined {
@@ -47,8 +48,8 @@ export function pullJobSettings(
     layoutDir: where.layoutDir,
     archive: v.archive,
     archiveDir: v['archive-dir'],
-    layerCompression: v['layer-compression'] ?? 'keep',
-    concurrency: v.concurrency ?? 8,
+    layerCompression: defaulted(v['layer-compression'], 'layer-compression'),
+    concurrency: defaulted(v.concurrency, 'concurrency'),
     verify: v.verify,
     reportFile: v.report,
     offline: v.offline,

@@ -24,3 +24,12 @@ export function readValues(names: readonly OptionName[], raws: RawValues): Optio
   }
   return values as OptionValues;
 }
+
+/**
+ * A value the table gives a default, so the reader always set it; undefined means the option was
+ * not among those read, a programming error.
+ */
+export function defaulted<T>(value: T | undefined, name: OptionName): T {
+  if (value === undefined) throw new Error(`option ${name} was not read (it has a default)`);
+  return value;
+}

@@ -1,4 +1,4 @@
-import { commandHelp, parseCommandLine } from '../../options/index.js';
+import { commandHelp, defaulted, parseCommandLine } from '../../options/index.js';
 import { writeArchives } from '../../pipeline/archives.js';
 import { UsageError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
@@ -20,7 +20,7 @@ export async function archiveCommand(args: string[], logger: Logger): Promise<nu
     layoutDir: v.layout as string,
     archive: v.archive,
     archiveDir: v['archive-dir'],
-    layerCompression: v['layer-compression'] ?? 'keep',
+    layerCompression: defaulted(v['layer-compression'], 'layer-compression'),
     logger,
   });
   return 0;
