@@ -11,7 +11,6 @@ import {
   renderActionYml,
   renderReadme,
 } from '../src/options/index.js';
-import { UserError } from '../src/util/errors.js';
 
 interface ActionYml {
   inputs: Record<string, { description: string; required: boolean; default: string }>;
