@@ -98,20 +98,25 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await command.run(rest, logger);
   } catch (err) {
-    return reportError(err, command);
+    return reportError(err, name, command);
   } finally {
     stopLogging();
   }
 }
 
-/** Prints a failure as one line; a bad option is a usage mistake, with the command's help. */
-function reportError(err: unknown, command: CommandEntry): number {
+/**
+ * Prints a failure as one line; a bad option is a usage mistake, followed by the command's
+ * synopsis (not its whole help, which would bury the line that matters).
+ */
+function reportError(err: unknown, name: string, command: CommandEntry): number {
+  const usage = () =>
+    `\n${command.help.split('\n\n')[0]}\n\nRun 'cache-images help ${name}' for every option.\n`;
   if (err instanceof UsageError) {
-    process.stderr.write(`error: ${err.message}\n\n${command.help}`);
+    process.stderr.write(`error: ${err.message}\n${usage()}`);
     return 2;
   }
   if (err instanceof UserError && err.code === 'invalid-input' && err.option) {
-    process.stderr.write(`error: ${cliSetting(err.option)}: ${err.message}\n\n${command.help}`);
+    process.stderr.write(`error: ${cliSetting(err.option)}: ${err.message}\n${usage()}`);
     return 2;
   }
   process.stderr.write(`error: ${advisedMessage(err, cliSetting).replace(/\n/g, ' ')}\n`);

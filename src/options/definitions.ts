@@ -75,7 +75,7 @@ export const OPTIONS = {
     input: { name: 'include-disabled' },
   }),
   kind: option({
-    kind: choice(['compose', 'file-export', 'all'], 'K'),
+    kind: choice(['compose', 'file-export', 'all']),
     help: "compose ('forklift plt ls-img'), file-export (the OCI images of 'forklift plt ls-dl') or all",
     commands: ['list'],
     default: 'all',

@@ -56,7 +56,10 @@ export const flag: ValueKind<boolean> = {
   },
 };
 
-export function choice<const T extends string>(allowed: readonly T[], metavar = 'C'): ValueKind<T> {
+export function choice<const T extends string>(
+  allowed: readonly T[],
+  metavar = allowed.join('|'),
+): ValueKind<T> {
   return {
     metavar,
     allowed,
