@@ -215,11 +215,11 @@ describe('usage and input errors', () => {
     [['pull', '--image', 'x/y:1', '--layout', 'L'], /--platform is required/],
     [['pull', '--image', 'x/y:1', '--platform', 'linux/arm64'], /--layout is required/],
     [['pull', '--platform', 'linux', '--layout', 'L', '--image', 'x:1'], /invalid platform/],
-    [['pull', '--bogus'], /Unknown option '--bogus'/],
+    [['pull', '--bogus'], /unknown option --bogus/],
     [['frobnicate'], /unknown command "frobnicate"/],
     [
       ['pull', '--image', 'a:1', '--platform', 'linux/arm64', '--layout', 'L', '--concurrency', '0'],
-      /--concurrency expects a positive integer/,
+      /--concurrency: must be a whole number from 1 to 64/,
     ],
   ])('%j exits 2', async (args, message) => {
     const r = await cli(args as string[]);

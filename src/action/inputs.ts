@@ -1,84 +1,82 @@
 import * as core from '@actions/core';
 import { join } from 'node:path';
-import type { Platform } from '../oci/documents.js';
-import { hostPlatform, parsePlatform } from '../oci/platform.js';
-import type { PullJobOptions } from '../pipeline/job.js';
-import { parseMirrors } from '../registry/mirrors.js';
+import { hostPlatform } from '../oci/platform.js';
+import {
+  actionInputs,
+  defaulted,
+  definition,
+  pullJobSettings,
+  readValues,
+  type JobSettings,
+  type OptionValues,
+  type RawValues,
+} from '../options/index.js';
 import { UserError } from '../util/errors.js';
 
 /** The job's options as the action's inputs give them, plus what only the action decides. */
-export type ActionInputs = Pick<
-  PullJobOptions,
-  | 'pallet'
-  | 'images'
-  | 'includeDisabled'
-  | 'platform'
-  | 'layoutDir'
-  | 'archive'
-  | 'archiveDir'
-  | 'layerCompression'
-  | 'concurrency'
-  | 'insecureRegistries'
-  | 'mirrors'
-  | 'cacheKeyPrefix'
-> & {
+export type ActionInputs = JobSettings & {
   /** Whether to use the Actions cache (the job takes the cache itself, not a flag). */
   cache: boolean;
+  cacheKeyPrefix: string;
+  cacheMode: 'read-write' | 'restore-only';
+  failOnCacheMiss: boolean;
+  imageStore?: NonNullable<JobSettings['imageStore']>;
   githubToken?: string;
 };
 
-function lines(name: string): string[] {
-  return core
-    .getInput(name)
-    .split(/[\n,]/)
-    .map((s) => s.trim())
-    .filter(Boolean);
+/** Every input as raw text: lists split on new lines and commas, empty means not given. */
+function rawInputs(): RawValues {
+  const raws: RawValues = {};
+  for (const input of actionInputs()) {
+    const text = core.getInput(input.name);
+    if (!text) continue;
+    raws[input.option] = definition(input.option).kind.multiple
+      ? text
+          .split(/[\n,]/)
+          .map((s) => s.trim())
+          .filter(Boolean)
+      : [text.trim()];
+  }
+  return raws;
 }
 
-/** Reads and checks the action's inputs; a bad value names the input. */
+/**
+ * Reads and checks the action's inputs with the same table and rules as the CLI's options; a
+ * bad value names the input (`input concurrency: must be ...`).
+ */
 export function readInputs(): ActionInputs {
-  const platformText = core.getInput('platform');
-  let platform: Platform;
+  let v: OptionValues;
   try {
-    platform = platformText ? parsePlatform(platformText) : hostPlatform();
-  } catch (err) {
-    throw new UserError(`input platform: ${(err as Error).message}`);
-  }
-  const concurrencyText = core.getInput('concurrency') || '8';
-  if (!/^\d+$/.test(concurrencyText) || Number(concurrencyText) < 1) {
-    throw new UserError(
-      `input concurrency must be a positive integer, got ${JSON.stringify(concurrencyText)}`,
+    v = readValues(
+      actionInputs().map((i) => i.option),
+      rawInputs(),
     );
+  } catch (err) {
+    if (err instanceof UserError && err.code === 'invalid-input' && err.option) {
+      const input = actionInputs().find((i) => i.option === err.option)?.name ?? err.option;
+      throw new UserError(`input ${input}: ${err.message}`, { code: 'invalid-input', cause: err.cause });
+    }
+    throw err;
   }
-  const compression = core.getInput('layer-compression') || 'keep';
-  if (compression !== 'keep')
-    throw new UserError(`input layer-compression must be keep, got ${JSON.stringify(compression)}`);
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   const temp = process.env.RUNNER_TEMP || join(workspace, '.cache-images');
+  const settings = pullJobSettings(v, {
+    platform: v.platform ?? hostPlatform(),
+    layoutDir: v.layout ?? join(temp, 'cache-images', 'layout'),
+  });
+  const engine = v['image-store'];
   return {
-    pallet: core.getInput('pallet') || undefined,
-    images: lines('images'),
-    includeDisabled: core.getBooleanInput('include-disabled'),
-    platform,
-    layoutDir: core.getInput('layout-path') || join(temp, 'cache-images', 'layout'),
-    archive: core.getInput('archive') || undefined,
-    archiveDir: core.getInput('archive-dir') || undefined,
-    layerCompression: compression,
-    concurrency: Number(concurrencyText),
-    insecureRegistries: lines('insecure-registries'),
-    mirrors: parseMirrors(lines('registry-mirrors'), (m) => new UserError(`input registry-mirrors ${m}`)),
-    cache: core.getBooleanInput('cache'),
-    cacheKeyPrefix: cacheKeyPrefix(core.getInput('cache-key-prefix') || 'cache-images'),
-    githubToken: core.getInput('github-token') || undefined,
+    ...settings,
+    cache: v.cache !== 'false',
+    cacheKeyPrefix: defaulted(v.prefix, 'prefix'),
+    cacheMode: v.cache === 'restore-only' ? 'restore-only' : 'read-write',
+    failOnCacheMiss: defaulted(v['fail-on-cache-miss'], 'fail-on-cache-miss'),
+    imageStore: engine && {
+      engine,
+      namespace: v['image-store-namespace'],
+      output: join(temp, 'cache-images', 'image-store.tar'),
+      cache: defaulted(v['image-store-cache'], 'image-store-cache'),
+    },
+    githubToken: v['github-token'],
   };
-}
-
-/** Cache keys may not hold commas and stay short; the prefix also names upload-safe files. */
-function cacheKeyPrefix(prefix: string): string {
-  if (!/^[A-Za-z0-9._-]{1,100}$/.test(prefix)) {
-    throw new UserError(
-      `input cache-key-prefix must be 1 to 100 letters, digits, dots, dashes or underscores, got ${JSON.stringify(prefix)}`,
-    );
-  }
-  return prefix;
 }

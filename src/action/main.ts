@@ -5,6 +5,7 @@ import { formatPlatform } from '../oci/platform.js';
 import { runPullJob, type JobState, type PullJobResult } from '../pipeline/job.js';
 import { summarizeFailure, summarizeRun } from '../pipeline/summary.js';
 import { CredentialStore } from '../registry/credentials.js';
+import { actionSetting } from '../options/index.js';
 import { UserError, advisedMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { readInputs, type ActionInputs } from './inputs.js';
@@ -64,8 +65,7 @@ function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
   core.setOutput('archive-path', inputs.archive ? resolve(inputs.archive) : '');
   core.setOutput('archives', JSON.stringify(report.archives.map((a) => a.path)));
   core.setOutput('platform-slug', platform.replace(/\//g, '-'));
-  const { reportFile } = inputs as { reportFile?: string };
-  core.setOutput('report-path', reportFile ? resolve(reportFile) : '');
+  core.setOutput('report-path', inputs.reportFile ? resolve(inputs.reportFile) : '');
   core.setOutput(
     'images',
     JSON.stringify(
@@ -97,14 +97,3 @@ function annotate(err: unknown, message: string): void {
   }
   core.setFailed(message);
 }
-
-/** The action's input for each CLI option that advice may name. */
-const INPUT_OF: Record<string, string> = {
-  'ca-file': 'ca-files',
-  'insecure-registry': 'insecure-registries',
-  mirror: 'registry-mirrors',
-  layout: 'layout-path',
-};
-
-/** Action advice names inputs, never CLI flags. */
-export const actionSetting = (option: string) => `input ${INPUT_OF[option] ?? option}`;

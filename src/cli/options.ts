@@ -1,10 +1,14 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { parseMirrors } from '../registry/mirrors.js';
-import { UsageError } from '../util/errors.js';
+import { choice, integer, keyValues as keyValuesKind } from '../options/kinds.js';
+import { UsageError, UserError } from '../util/errors.js';
+import { closest } from '../util/suggest.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
-/** Parses a command's arguments; unknown options and stray arguments are usage errors (exit 2). */
+/**
+ * Parses the arguments of a command that declares its own options (the commands in the option
+ * table use src/options); unknown options and stray arguments are usage errors (exit 2).
+ */
 export function parseCommand<T extends Options>(args: string[], options: T) {
   try {
     const { values, positionals } = parseArgs({
@@ -17,27 +21,31 @@ export function parseCommand<T extends Options>(args: string[], options: T) {
     return values;
   } catch (err) {
     if (err instanceof UsageError) throw err;
-    throw new UsageError((err as Error).message);
+    const unknown = /^Unknown option '(--?[^']+)'/.exec((err as Error).message);
+    if (!unknown) throw new UsageError((err as Error).message);
+    const meant = closest((unknown[1] as string).replace(/^--/, ''), [...Object.keys(options), 'help']);
+    throw new UsageError(`unknown option ${unknown[1]}${meant ? ` (did you mean --${meant}?)` : ''}`);
+  }
+}
+
+/** The table's rules for a value, naming the option when it is refused (a usage error in main). */
+function checked<T>(option: string, read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    throw err instanceof UserError && !err.option ? err.with({ option }) : err;
   }
 }
 
 /** `--repo PATH=DIR` style options into a map. */
 export function keyValues(values: string[] | undefined, option: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const v of values ?? []) {
-    const eq = v.indexOf('=');
-    if (eq <= 0 || eq === v.length - 1)
-      throw new UsageError(`--${option} expects KEY=VALUE, got ${JSON.stringify(v)}`);
-    out[v.slice(0, eq)] = v.slice(eq + 1);
-  }
-  return out;
+  return values?.length ? checked(option, () => keyValuesKind('KEY=VALUE').parse(values)) : {};
 }
 
 export function positiveInteger(value: string | undefined, option: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1)
-    throw new UsageError(`--${option} expects a positive integer, got ${JSON.stringify(value)}`);
-  return Number(value);
+  return value === undefined
+    ? fallback
+    : checked(option, () => integer(1, Number.MAX_SAFE_INTEGER).parse([value]));
 }
 
 export function oneOf<T extends string>(
@@ -46,33 +54,5 @@ export function oneOf<T extends string>(
   allowed: readonly T[],
   fallback: T,
 ): T {
-  if (value === undefined) return fallback;
-  if (!(allowed as readonly string[]).includes(value)) {
-    throw new UsageError(`--${option} must be one of ${allowed.join(', ')}, got ${JSON.stringify(value)}`);
-  }
-  return value as T;
-}
-
-/** Options every command that talks to registries takes. */
-export const registryOptionSpecs = {
-  'insecure-registry': { type: 'string', multiple: true },
-  mirror: { type: 'string', multiple: true },
-  'ca-file': { type: 'string', multiple: true },
-} as const;
-
-export const registryOptionsHelp = `  --insecure-registry HOST  allow plain HTTP / unverified TLS for HOST (repeatable; loopback always is)
-  --mirror REGISTRY=MIRROR  try MIRROR (host[:port]) first for REGISTRY's images, e.g. docker.io=mirror:5000
-  --ca-file FILE            also trust the PEM CA certificates in FILE (repeatable)
-`;
-
-export function registryOptions(v: {
-  'insecure-registry'?: string[];
-  mirror?: string[];
-  'ca-file'?: string[];
-}) {
-  return {
-    insecureRegistries: v['insecure-registry'] ?? [],
-    mirrors: parseMirrors(v.mirror ?? [], (m) => new UsageError(`--mirror ${m}`)),
-    caFiles: v['ca-file'] ?? [],
-  };
+  return value === undefined ? fallback : checked(option, () => choice(allowed).parse([value]));
 }
