@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { relative, resolve } from 'node:path';
 import { actionsCacheBackend } from '../cache/index.js';
-import { formatPlatform } from '../oci/platform.js';
+import { formatPlatform, platformSlug } from '../oci/platform.js';
 import { runPullJob, type JobState, type PullJobResult } from '../pipeline/job.js';
 import { summarizeFailure, summarizeRun } from '../pipeline/summary.js';
 import { CredentialStore } from '../registry/credentials.js';
@@ -57,14 +57,13 @@ function credentials(githubToken: string | undefined): CredentialStore {
 }
 
 function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
-  const platform = formatPlatform(inputs.platform);
   core.setOutput('cache-hit', String(report.cache?.hit === 'exact'));
   core.setOutput('cache-key', report.cache?.key ?? '');
   core.setOutput('cache-matched-key', report.cache?.matchedKey ?? '');
   core.setOutput('layout-path', report.layout);
   core.setOutput('archive-path', inputs.archive ? resolve(inputs.archive) : '');
   core.setOutput('archives', JSON.stringify(report.archives.map((a) => a.path)));
-  core.setOutput('platform-slug', platform.replace(/\//g, '-'));
+  core.setOutput('platform-slug', platformSlug(inputs.platform));
   core.setOutput('report-path', inputs.reportFile ? resolve(inputs.reportFile) : '');
   core.setOutput(
     'images',
