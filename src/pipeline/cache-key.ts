@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Platform } from '../oci/documents.js';
-import { normalizePlatform } from '../oci/platform.js';
+import { platformSlug } from '../oci/platform.js';
 import { parseReference } from '../references/reference.js';
 import type { ContentSource } from '../oci/content-source.js';
 import type { RegistryClient } from '../registry/client.js';
@@ -67,11 +67,9 @@ export async function tryResolveDigests(
  * any machine; a moved tag or an added image gives another.
  */
 export function cacheKey(pairs: DigestPair[], platform: Platform, prefix = 'cache-images'): string {
-  const p = normalizePlatform(platform);
   const hash = createHash('sha256').update(`${KEY_FORMAT_VERSION}\n`);
   for (const pair of [...pairs].sort((a, b) => bytewise(a.reference, b.reference))) {
     hash.update(`${pair.reference} ${pair.digest}\n`);
   }
-  const parts = [prefix, p.os, p.architecture, p.variant].filter(Boolean);
-  return `${parts.join('-')}-${hash.digest('hex').slice(0, 32)}`;
+  return `${prefix}-${platformSlug(platform)}-${hash.digest('hex').slice(0, 32)}`;
 }
