@@ -97,3 +97,38 @@ describe('YAML aliases are bounded as yaml.v3 bounds them', () => {
     expect(performance.now() - started).toBeLessThan(3 * parseOnly + 1000);
   });
 });
+
+describe('other shapes that cost more than their size', () => {
+  test('collections nested thousands deep are one clear error', () => {
+    const text = `a: ${'['.repeat(3000)}${']'.repeat(3000)}\n`;
+    expect(() => parseYamlDocuments(text, 'deep.yml')).toThrow(
+      expect.objectContaining({
+        file: 'deep.yml',
+        line: 1,
+        message: 'invalid YAML: collections nested too deeply; fix the syntax of this file',
+      }),
+    );
+  });
+
+  test('a chain of 1000 services each extending the one before resolves each base once', async () => {
+    let compose = 'services:\n  s0:\n    image: example.test/s:1\n';
+    for (let i = 1; i < 1000; i++) compose += `  s${i}:\n    extends: s${i - 1}\n`;
+    const started = performance.now();
+    const images = await list(onePackagePallet({ 'compose.yml': compose }));
+    expect(images[0]?.requiredBy).toHaveLength(1000);
+    // Before: every service resolved its whole chain again (42 s).
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  test('includes forming a diamond 20 levels deep load each file once', async () => {
+    const files: Record<string, string> = {};
+    for (let i = 0; i < 20; i++)
+      files[`f${i}.yml`] = `include:\n  - f${i + 1}.yml\n  - path: [./f${i + 1}.yml]\nservices: {}\n`;
+    files['f20.yml'] = 'services:\n  a:\n    image: example.test/a:1\n';
+    const started = performance.now();
+    const images = await list(onePackagePallet(files));
+    expect(images.map((i) => i.reference)).toEqual(['example.test/a:1']);
+    // Before: 2^20 loads of f20.yml.
+    expect(performance.now() - started).toBeLessThan(5000);
+  });
+});

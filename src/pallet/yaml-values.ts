@@ -72,10 +72,11 @@ export function parseYamlDocuments(text: string, file: string, options: ParseOpt
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
-      throw new UserError(`invalid YAML: ${err.message.split('\n')[0]}; fix the syntax of this file`, {
-        file,
-        line,
-      });
+      // The yaml package builds nested collections recursively and reports the overflow as an error.
+      const why = err.message.includes('call stack')
+        ? 'collections nested too deeply'
+        : err.message.split('\n')[0];
+      throw new UserError(`invalid YAML: ${why}; fix the syntax of this file`, { file, line });
     }
     // An empty document (`---` alone, or a comment-only file) holds nothing.
     if (doc.contents === null) continue;
