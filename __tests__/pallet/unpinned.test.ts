@@ -71,7 +71,8 @@ describe('images with neither tag nor digest', () => {
       (e: unknown) => e,
     );
     expect(err).toBeInstanceOf(UserError);
-    expect((err as UserError).facts).toMatchObject({ code: 'invalid-input', option: 'image' });
+    // No option: it is a bad value, not a usage mistake (exit 1, not 2, in the CLI).
+    expect((err as UserError).facts).toMatchObject({ code: 'invalid-input', option: undefined });
     expect((err as UserError).message).toMatch(
       /^2 images cannot be pulled: image busybox has neither a tag nor a digest, given as an extra image; image alpine has/,
     );

@@ -40,6 +40,6 @@ export function checkPullable(images: readonly RequiredImage[], extra: readonly 
   const count = problems.length === 1 ? '' : `${problems.length} images cannot be pulled: `;
   throw new UserError(
     `${count}${problems.join('; ')}; pin ${problems.length === 1 ? 'it' : 'each'} with a tag or a digest (e.g. alpine:3.20 or alpine@sha256:...), latest is never assumed`,
-    inPallet > 0 ? { code: 'pallet', ...first } : { code: 'invalid-input', option: 'image' },
+    inPallet > 0 ? { code: 'pallet', ...first } : { code: 'invalid-input' },
   );
 }
