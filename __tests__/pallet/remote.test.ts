@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stderrOf } from '../../src/pallet/git-fetch.js';
 import { readPallet } from '../../src/pallet/index.js';
 import { selectImages } from '../../src/pipeline/images.js';
 import { UserError } from '../../src/util/errors.js';
@@ -191,4 +192,12 @@ describe('a remote pallet named host/path@version', () => {
     expect(selected.references).toEqual(['example.test/app:1']);
     expect(selected.source).toMatchObject({ path: PATH, version: 'v2025.0.0', commit: commits.tagged });
   });
+});
+
+test('credentials in a URL git echoes never reach a message', () => {
+  const stderr =
+    "Cloning...\nfatal: unable to access 'https://x-access-token:ghs_secret@github.com/o/p/': The requested URL returned error: 403\n";
+  expect(stderrOf({ stderr })).toBe(
+    "Cloning... / fatal: unable to access 'https://***@github.com/o/p/': The requested URL returned error: 403",
+  );
 });

@@ -17,11 +17,19 @@ export async function git(args: string[], cwd?: string, env: Record<string, stri
   return stdout;
 }
 
-/** The last lines git wrote to stderr, for one-line messages. */
+/**
+ * The last lines git wrote to stderr, for one-line messages. A URL rewritten by insteadOf may
+ * carry a token (https://x-access-token:TOKEN@host/), and git can echo it: it never reaches a log.
+ */
 export function stderrOf(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   const text = (e.stderr || e.message || String(err)).trim();
-  return text.split('\n').filter(Boolean).slice(-2).join(' / ');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .slice(-2)
+    .join(' / ')
+    .replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
 }
 
 /**
