@@ -60,6 +60,7 @@ beforeAll(async () => {
   git(repo, ['checkout', '-q', '-b', 'edge']);
   commits.edge = await commit(repo, palletFiles('3'), '2025-01-03T00:00:00Z');
   git(repo, ['checkout', '-q', 'main']);
+  git(repo, ['branch', 'release/2025', commits.tagged]);
 });
 
 afterAll(async () => {
@@ -90,6 +91,7 @@ describe('a remote pallet named host/path@version', () => {
       ['v2025.0.0', commits.tagged!, 'example.test/app:1'],
       ['main', commits.main!, 'example.test/app:2'],
       ['edge', commits.edge!, 'example.test/app:3'],
+      ['release/2025', commits.tagged!, 'example.test/app:1'],
       [commits.main!, commits.main!, 'example.test/app:2'],
       [commits.edge!.slice(0, 9), commits.edge!, 'example.test/app:3'],
       [pseudo, commits.main!, 'example.test/app:2'],
@@ -138,6 +140,10 @@ describe('a remote pallet named host/path@version', () => {
   });
 
   test('an unknown version is one clear error naming the pallet and its tags', async () => {
+    // A revision expression is not a version, though git would evaluate it.
+    expect((await failure(`${PATH}@main~1`, 'unknown')).message).toMatch(
+      /has no tag, branch or commit main~1;/,
+    );
     const err = await failure(`${PATH}@v9.9.9`, 'unknown');
     expect(err.code).toBe('pallet');
     expect(err.message).toBe(

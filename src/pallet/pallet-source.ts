@@ -29,7 +29,7 @@ export function describePallet(pallet: PalletIdentity): string {
 }
 
 // Go module path rules, as Forklift's pallet paths follow them: a host with a dot, then elements.
-const REMOTE = /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:\/[A-Za-z0-9._~-]+)+)@([^@\s/]+)$/;
+const REMOTE = /^([a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?(?:\/[A-Za-z0-9._~-]+)+)@([^@\s]+)$/;
 const FULL_COMMIT = /^[0-9a-f]{40}$/;
 
 /**

@@ -59,6 +59,8 @@ const PSEUDO = /^v\d+\.\d+\.\d+-(?:.*\.)?(?:0\.)?(\d{14})-([0-9a-f]{12})$/;
  * which must be the very version Forklift computes for its commit.
  */
 export async function lookUpQuery(mirror: string, query: string): Promise<QueryMatch | undefined> {
+  // Names only: `v1.0.0~1` or `main^` are revision expressions git would happily evaluate.
+  if (/[~^:?*[\\\s]|\.\.|@\{/.test(query)) return undefined;
   const tag = await commitOf(mirror, `refs/tags/${query}`);
   if (tag) return { commit: tag, kind: 'tag' };
   const branch = await commitOf(mirror, `refs/heads/${query}`);
