@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -122,6 +123,103 @@ describe('a pallet through the CLI', () => {
     expect(r.stdout).toBe('');
     expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
     expect(r.stderr).toMatch(/^error: deployments\/apps\/web\.deploy\.yml:2: .*nosuch/);
+  });
+});
+
+describe('hostile and historical pallets through the CLI', () => {
+  test('an alias bomb is one error line with file and line, quickly', async () => {
+    const pallet = makePallet(registry.host);
+    const bomb = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]'];
+    for (const [n, p] of ['ba', 'cb', 'dc', 'ed', 'fe', 'gf', 'hg', 'ih'])
+      bomb.push(`${n}: &${n} [${Array(9).fill(`*${p}`).join(',')}]`);
+    write(pallet, {
+      'packages/web/compose.yml': `services:\n  web:\n    image: ${registry.host}/apps/web:1.0\n    labels:\n      x:\n${bomb.map((l) => `        ${l}`).join('\n')}\n`,
+    });
+    const started = performance.now();
+    const r = await cli(['list', '--pallet', pallet]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      /^error: packages\/web\/compose\.yml:9: YAML aliases expand this document too much .*excessive aliasing/,
+    );
+    // The process as a whole (Node start included); the parse itself is asserted under 1 s in the unit test.
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
+
+  test('list prints images without tag or digest as written; pull refuses them all in one line', async () => {
+    const pallet = makePallet(registry.host);
+    write(pallet, {
+      'packages/web/compose.yml': `services:\n  web:\n    image: ${registry.host}/apps/web\n`,
+      'packages/off/compose.yml': 'services:\n  off:\n    image: busybox\n',
+    });
+    const listed = await cli(['list', '--pallet', pallet, '--include-disabled']);
+    expect(listed.code).toBe(0);
+    expect(listed.stdout).toBe(`${registry.host}/apps/api:2.1\n${registry.host}/apps/web\nbusybox\n`);
+    const r = await cli([
+      'pull',
+      ...['--pallet', pallet, '--include-disabled', '--platform', 'linux/arm64'],
+      ...['--layout', join(work, 'unpinned')],
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+    expect(r.stderr).toMatch(
+      new RegExp(
+        `^error: packages/web/compose\\.yml:3: 2 images cannot be pulled: image ${registry.host.replace(/\./g, '\\.')}/apps/web has neither a tag nor a digest, at packages/web/compose\\.yml:3 \\(deployment apps/web, service web\\); image busybox has neither a tag nor a digest, at packages/off/compose\\.yml:3 \\(deployment apps/off, service off\\); pin each`,
+      ),
+    );
+  });
+});
+
+describe('a remote pallet named host/path@version', () => {
+  test('list and pull read it from git at the version named, through insteadOf', async () => {
+    const gitRoot = mkdtempSync(join(work, 'git-'));
+    const repo = join(gitRoot, 'pallet');
+    const source = makePallet(registry.host);
+    const { cpSync } = await import('node:fs');
+    cpSync(source, repo, { recursive: true });
+    const git = (...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=T', '-c', 'user.email=t@example.test', ...args], {
+        cwd: repo,
+        encoding: 'utf8',
+      }).trim();
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'pallet');
+    git('tag', 'v1.0.0');
+    const commit = git('rev-parse', 'HEAD');
+    // The machine's own git configuration is never touched: a global config of the test's own.
+    const gitconfig = join(gitRoot, 'gitconfig');
+    writeFileSync(gitconfig, `[url "file://${gitRoot}/"]\n\tinsteadOf = https://example.test/\n`);
+    const env = {
+      GIT_CONFIG_GLOBAL: gitconfig,
+      GIT_CONFIG_NOSYSTEM: '1',
+      XDG_CACHE_HOME: join(gitRoot, 'cache'),
+    };
+    const r = await cli(['list', '--pallet', 'example.test/pallet@v1.0.0'], env);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toBe(`${registry.host}/apps/api:2.1\n${registry.host}/apps/web:1.0\n`);
+    const layout = join(work, 'remote-layout');
+    const pulled = await cli(
+      [
+        'pull',
+        '--pallet',
+        `example.test/pallet@${commit.slice(0, 8)}`,
+        '--platform',
+        'linux/arm64',
+        '--layout',
+        layout,
+      ],
+      env,
+    );
+    expect(pulled.code).toBe(0);
+    const index = JSON.parse(readFileSync(join(layout, 'index.json'), 'utf8'));
+    expect(index.manifests).toHaveLength(2);
+    const missing = await cli(['list', '--pallet', 'example.test/pallet@v9'], env);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toBe(
+      'error: example.test/pallet has no tag, branch or commit v9; name one that exists (its newest tags: v1.0.0)\n',
+    );
   });
 });
 

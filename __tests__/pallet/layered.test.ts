@@ -54,6 +54,7 @@ describe('layered pallet with requirements fetched by git', () => {
         deployment: 'edge/caddy',
         package: 'example.test/device-pkgs/core/infra/caddy',
         file: 'example.test/device-pkgs/core/infra/caddy/compose.yml',
+        line: 3,
         service: 'caddy',
       },
     ]);
@@ -63,6 +64,7 @@ describe('layered pallet with requirements fetched by git', () => {
       deployment: 'base/db',
       package: '/packages/db',
       file: 'example.test/base/packages/db/compose.yml',
+      line: 3,
       service: 'db',
     });
     expect(by('ghcr.io/planktoscope/machine-name:0.1.3')?.[0]?.fileExport).toBe(

@@ -49,18 +49,21 @@ describe('local pallet: deployments, packages, features, file exports', () => {
         deployment: 'apps/both',
         package: '/packages/apps/both',
         file: 'packages/apps/both/compose.yml',
+        line: 3,
         service: 'app',
       },
       {
         deployment: 'apps/both',
         package: '/packages/apps/both',
         file: 'packages/apps/both/forklift-package.yml',
+        line: 7,
         fileExport: 'overlays/usr/bin/busybox',
       },
       {
         deployment: 'infra/nginx',
         package: '/packages/infra/nginx',
         file: 'packages/infra/nginx/compose.override.yml',
+        line: 5,
         service: 'extra',
       },
     ]);
@@ -75,6 +78,7 @@ describe('local pallet: deployments, packages, features, file exports', () => {
         deployment: 'apps/grafana',
         package: '/packages/apps/grafana',
         file: 'packages/apps/grafana/compose-renderer.yml',
+        line: 3,
         service: 'server',
       },
     ]);
@@ -144,6 +148,7 @@ describe('Compose semantics', () => {
         deployment: 'extends',
         package: '/packages/extends',
         file: 'packages/extends/more/base.yml',
+        line: 3,
         service: 'chained',
       },
     ]);

@@ -7,20 +7,29 @@ import { isDirectory } from './file-tree.js';
 
 const run = promisify(execFile);
 
-async function git(args: string[], cwd?: string): Promise<string> {
+export async function git(args: string[], cwd?: string, env: Record<string, string> = {}): Promise<string> {
   const { stdout } = await run('git', args, {
     cwd,
     // Never wait for a password prompt: a CI job would hang instead of failing.
-    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: process.env.GIT_ASKPASS ?? '' },
+    env: { ...process.env, GIT_TERMINAL_PROMPT: '0', GIT_ASKPASS: process.env.GIT_ASKPASS ?? '', ...env },
     maxBuffer: 16 * 1024 * 1024,
   });
   return stdout;
 }
 
-function stderrOf(err: unknown): string {
+/**
+ * The last lines git wrote to stderr, for one-line messages. A URL rewritten by insteadOf may
+ * carry a token (https://x-access-token:TOKEN@host/), and git can echo it: it never reaches a log.
+ */
+export function stderrOf(err: unknown): string {
   const e = err as { stderr?: string; message?: string };
   const text = (e.stderr || e.message || String(err)).trim();
-  return text.split('\n').filter(Boolean).slice(-2).join(' / ');
+  return text
+    .split('\n')
+    .filter(Boolean)
+    .slice(-2)
+    .join(' / ')
+    .replace(/(\w+:\/\/)[^/@\s]+@/g, '$1***@');
 }
 
 /**
@@ -33,8 +42,9 @@ export async function fetchCommit(
   url: string,
   commit: string,
   dest: string,
-  lockFile: string,
+  lockFile: string | undefined,
 ): Promise<void> {
+  const fix = lockFile ? 'fix the commit in this lock or push it' : 'push it or name another version';
   await mkdir(dirname(dest), { recursive: true });
   const tmp = `${dest}.tmp-${process.pid}-${Date.now()}`;
   try {
@@ -57,14 +67,11 @@ export async function fetchCommit(
     try {
       await git(['-c', 'advice.detachedHead=false', 'checkout', '-q', '--detach', commit], tmp);
     } catch (err) {
-      throw new UserError(
-        `commit ${commit} is not in ${url} (${stderrOf(err)}); fix the commit in this lock or push it`,
-        { file: lockFile },
-      );
+      throw new UserError(`commit ${commit} is not in ${url} (${stderrOf(err)}); ${fix}`, { file: lockFile });
     }
     const head = (await git(['rev-parse', 'HEAD'], tmp)).trim();
     if (head !== commit)
-      throw new UserError(`${url} gave commit ${head}, not ${commit}; fix the lock`, { file: lockFile });
+      throw new UserError(`${url} gave commit ${head}, not ${commit}; ${fix}`, { file: lockFile });
     if (await isDirectory(dest)) return; // another run got there first
     await rename(tmp, dest);
   } finally {

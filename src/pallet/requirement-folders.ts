@@ -29,8 +29,10 @@ export function defaultForkliftCacheDir(): string {
  */
 export async function requirementFolder(
   kind: RequirementKind,
-  lock: VersionLock,
+  lock: Omit<VersionLock, 'file'> & { file?: string },
   options: FolderOptions,
+  /** Where to fetch from when nothing local has it; default `https://<path>`. */
+  url = `https://${lock.path}`,
 ): Promise<string> {
   const overrides = kind === 'repositories' ? options.repoOverrides : options.palletOverrides;
   const override = overrides[lock.path];
@@ -47,6 +49,6 @@ export async function requirementFolder(
   if (await isDirectory(forklift)) return forklift;
   const ours = join(options.cacheDir, kind, `${lock.path}@${lock.commit}`);
   if (await isDirectory(ours)) return ours;
-  await fetchCommit(`https://${lock.path}`, lock.commit, ours, lock.file);
+  await fetchCommit(url, lock.commit, ours, lock.file);
   return ours;
 }

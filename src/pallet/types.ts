@@ -8,6 +8,8 @@ export interface ImageRequirement {
   package: string;
   /** Compose file or forklift-package.yml: relative to the pallet root, or `repo-path/...`. */
   file: string;
+  /** Line in `file` of the `image:` or the file export's `url:`, when known. */
+  line?: number;
   /** Compose service name. */
   service?: string;
   /** File export target. */

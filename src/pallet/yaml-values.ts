@@ -6,10 +6,11 @@ import {
   isSeq,
   LineCounter,
   parseAllDocuments,
-  type Document,
+  type Alias,
   type Node,
 } from 'yaml';
 import { UserError } from '../util/errors.js';
+import { checkAliasBudget, resolveAliases } from './yaml-aliases.js';
 
 /**
  * YAML as plain values, with what the generic `toJS()` loses and we need: the `!reset` and
@@ -62,21 +63,26 @@ export interface ParseOptions {
 /** Parses every document of a YAML file; a syntax error becomes a UserError at its line. */
 export function parseYamlDocuments(text: string, file: string, options: ParseOptions = {}): YamlValue[] {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, merge: true, prettyErrors: false });
+  // Duplicate keys are found while converting: the yaml package's own check is quadratic in the
+  // size of a mapping (3000 services took seconds).
+  const docs = parseAllDocuments(text, { lineCounter, merge: true, prettyErrors: false, uniqueKeys: false });
   const list = Array.isArray(docs) ? docs : [docs];
   const out: YamlValue[] = [];
   for (const doc of list) {
     const err = doc.errors[0];
     if (err) {
       const line = err.linePos?.[0]?.line ?? lineCounter.linePos(err.pos[0]).line;
-      throw new UserError(`invalid YAML: ${err.message.split('\n')[0]}; fix the syntax of this file`, {
-        file,
-        line,
-      });
+      // The yaml package builds nested collections recursively and reports the overflow as an error.
+      const why = err.message.includes('call stack')
+        ? 'collections nested too deeply'
+        : err.message.split('\n')[0];
+      throw new UserError(`invalid YAML: ${why}; fix the syntax of this file`, { file, line });
     }
     // An empty document (`---` alone, or a comment-only file) holds nothing.
     if (doc.contents === null) continue;
-    out.push(new Converter(doc, file, lineCounter, options).convert(doc.contents as Node));
+    const converter = new Converter(resolveAliases(doc), file, lineCounter, options);
+    converter.checkAliases(doc.contents as Node);
+    out.push(converter.convert(doc.contents as Node));
   }
   return out;
 }
@@ -93,10 +99,9 @@ export function parseYamlMap(text: string, file: string): YamlMap {
 
 class Converter {
   private readonly cache = new Map<Node, YamlValue>();
-  private readonly active = new Set<Node>();
 
   constructor(
-    private readonly doc: Document.Parsed,
+    private readonly aliases: Map<Alias, Node>,
     private readonly file: string,
     private readonly lines: LineCounter,
     private readonly options: ParseOptions,
@@ -107,37 +112,51 @@ class Converter {
     return { file: this.file, line: offset === undefined ? undefined : this.lines.linePos(offset).line };
   }
 
+  /**
+   * Refuses what yaml.v3 refuses before anything is built: more alias expansion than it allows,
+   * and aliases inside their own anchor. Values are shared between aliases here, but Compose's
+   * merging copies them, so the expanded size is what has to be bounded.
+   */
+  checkAliases(root: Node): void {
+    const problem = checkAliasBudget(root, this.aliases);
+    if (!problem) return;
+    if (problem.kind === 'cycle')
+      throw new UserError(
+        'a YAML alias refers to its own container; remove the cycle',
+        this.loc(problem.node),
+      );
+    throw new UserError(
+      `YAML aliases expand this document too much (${problem.aliases} of ${problem.decodes} nodes came from aliases ` +
+        'when the limit was reached); Compose and Forklift refuse it as "document contains excessive aliasing": ' +
+        'write the repeated values out or alias smaller parts',
+      this.loc(problem.node),
+    );
+  }
+
   convert(node: Node | null): YamlValue {
     if (node === null) return null;
     if (isAlias(node)) {
-      const target = node.resolve(this.doc);
+      const target = this.aliases.get(node);
       if (!target)
         throw new UserError(
           `unknown YAML alias *${node.source}; define the anchor before using it`,
           this.loc(node),
         );
-      return this.convert(target as Node);
+      return this.convert(target);
     }
-    // Aliases share nodes: converting each once keeps "billion laughs" files linear.
+    // Aliases share nodes: converting each once keeps the conversion linear in the file's size.
     const cached = this.cache.get(node);
     if (cached !== undefined) return cached;
-    if (this.active.has(node))
-      throw new UserError('a YAML alias refers to its own container; remove the cycle', this.loc(node));
-    this.active.add(node);
-    try {
-      const value = this.convertUncached(node);
-      const tag = node.tag;
-      const result =
-        tag === '!reset'
-          ? new Tagged('reset', value)
-          : tag === '!override'
-            ? new Tagged('override', value)
-            : value;
-      this.cache.set(node, result);
-      return result;
-    } finally {
-      this.active.delete(node);
-    }
+    const value = this.convertUncached(node);
+    const tag = node.tag;
+    const result =
+      tag === '!reset'
+        ? new Tagged('reset', value)
+        : tag === '!override'
+          ? new Tagged('override', value)
+          : value;
+    this.cache.set(node, result);
+    return result;
   }
 
   private convertUncached(node: Node): YamlValue {
@@ -181,6 +200,11 @@ class Converter {
             this.loc(keyNode),
           );
         }
+        if (key in map)
+          throw new UserError(
+            `mapping key ${JSON.stringify(key)} is already defined in this mapping; remove one of them`,
+            this.loc(keyNode),
+          );
         map[key] = this.convert(pair.value as Node);
         setLoc(map, key, this.loc((pair.value as Node | null) ?? keyNode));
       }

@@ -1,9 +1,7 @@
-import { listPalletImages, type RequiredImage } from '../pallet/index.js';
-import { isUnpinned, parseReference } from '../references/reference.js';
-import { UserError } from '../util/errors.js';
+import { checkPullable, readPallet, type PalletIdentity, type RequiredImage } from '../pallet/index.js';
 
 export interface ImageSelection {
-  /** Pallet checkout whose images are required; omitted = only `images`. */
+  /** Pallet whose images are required: a folder, or `host/path@version`; omitted = only `images`. */
   pallet?: string;
   /** Extra references given by the user. */
   images?: string[];
@@ -17,32 +15,30 @@ export interface SelectedImages {
   references: string[];
   /** What the pallet says of each of its images (deployments, files), for summaries. */
   pallet: RequiredImage[];
+  /** Which pallet was read (path, version and commit for a remote one); absent without a pallet. */
+  source?: PalletIdentity;
 }
 
 /**
  * The references a run needs: every image of the pallet plus the extra ones, each once,
- * in bytewise order like Forklift's lists. Every reference must be pinned by tag or digest.
+ * in bytewise order like Forklift's lists. Every reference must be pullable (pinned by tag or
+ * digest, well formed): all that are not are refused together.
  */
 export async function selectImages(selection: ImageSelection): Promise<SelectedImages> {
-  const pallet = selection.pallet
-    ? await listPalletImages(selection.pallet, {
+  const listing = selection.pallet
+    ? await readPallet(selection.pallet, {
         includeDisabled: selection.includeDisabled,
         repoOverrides: selection.repoOverrides,
         palletOverrides: selection.palletOverrides,
         warn: selection.warn,
       })
-    : [];
-  for (const image of selection.images ?? []) {
-    if (isUnpinned(parseReference(image))) {
-      throw new UserError(
-        `image ${image} has neither a tag nor a digest: add one (e.g. ${image}:1.2.3), latest is never assumed`,
-      );
-    }
-  }
+    : undefined;
+  const pallet = listing?.images ?? [];
+  checkPullable(pallet, selection.images ?? []);
   const references = [...new Set([...pallet.map((i) => i.reference), ...(selection.images ?? [])])].sort(
     bytewise,
   );
-  return { references, pallet };
+  return { references, pallet, source: listing?.pallet };
 }
 
 export function bytewise(a: string, b: string): number {

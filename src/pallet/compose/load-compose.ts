@@ -74,6 +74,11 @@ export async function loadComposeServices(
 
 class ComposeLoader {
   private readonly parsed = new Map<string, YamlMap[]>();
+  // Each included project, file of `extends` bases and extended service is built once: a chain of
+  // extends or a diamond of includes would otherwise cost quadratic or exponential time.
+  private readonly projects = new Map<string, YamlMap>();
+  private readonly baseFiles = new Map<string, YamlMap>();
+  private readonly resolved = new WeakMap<YamlMap, Map<string, YamlValue>>();
 
   constructor(
     private readonly tree: FileTree,
@@ -159,7 +164,9 @@ class ComposeLoader {
           );
         }
       }
-      const included = await this.loadProject(refs, [...stack, ref.rel]);
+      const projectKey = refs.map((r) => r.rel).join('\0');
+      const included = this.projects.get(projectKey) ?? (await this.loadProject(refs, [...stack, ref.rel]));
+      this.projects.set(projectKey, included);
       const incServices = included.services;
       if (!isYamlMap(incServices)) continue;
       for (const name of Object.keys(incServices)) {
@@ -234,9 +241,13 @@ class ComposeLoader {
     let baseRel = rel;
     if (typeof baseFile === 'string' && baseFile !== '') {
       baseRel = joinInside(posix.dirname(rel), baseFile, this.tree, extLoc);
-      const docs = await this.documents({ rel: baseRel, from: extLoc });
-      let merged: YamlMap = newMap();
-      for (const d of docs) merged = mergeValues(merged, d) as YamlMap;
+      let merged = this.baseFiles.get(baseRel);
+      if (!merged) {
+        merged = newMap();
+        for (const d of await this.documents({ rel: baseRel, from: extLoc }))
+          merged = mergeValues(merged, d) as YamlMap;
+        this.baseFiles.set(baseRel, merged);
+      }
       baseServices = isYamlMap(merged.services) ? merged.services : newMap();
     }
     if (!(baseName in baseServices)) {
@@ -245,7 +256,11 @@ class ComposeLoader {
         extLoc,
       );
     }
-    const base = await this.resolveService(baseServices, baseRel, baseName, [...stack, key]);
+    let done = this.resolved.get(baseServices);
+    if (!done) this.resolved.set(baseServices, (done = new Map()));
+    const base =
+      done.get(baseName) ?? (await this.resolveService(baseServices, baseRel, baseName, [...stack, key]));
+    done.set(baseName, base);
     const own = newMap();
     for (const k of Object.keys(svc)) {
       if (k === 'extends') continue;

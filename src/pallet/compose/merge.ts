@@ -29,9 +29,14 @@ export function mergeValues(base: YamlValue | undefined, over: YamlValue): YamlV
     return out;
   }
   if (Array.isArray(base) && Array.isArray(over)) {
+    // Keys instead of pairwise comparison: long lists in two files would otherwise be quadratic.
     const out = [...base];
+    const seen = new Set(out.map(canonicalKey));
     for (const item of over.map(stripTags)) {
-      if (!out.some((x) => deepEqual(x, item))) out.push(item);
+      const key = canonicalKey(item);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      out.push(item);
     }
     return out;
   }
@@ -54,6 +59,16 @@ export function stripTags(value: YamlValue): YamlValue {
     return out;
   }
   return value;
+}
+
+/** A string equal for values `deepEqual` calls equal (mapping keys in any order). */
+function canonicalKey(value: YamlValue): string {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (!isYamlMap(v)) return v;
+    const sorted = Object.create(null) as Record<string, unknown>;
+    for (const k of Object.keys(v).sort()) sorted[k] = v[k];
+    return sorted;
+  });
 }
 
 export function deepEqual(a: YamlValue, b: YamlValue): boolean {
