@@ -1,4 +1,5 @@
 import * as core from '@actions/core';
+import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
 import { actionsCacheBackend } from '../cache/index.js';
 import { formatPlatform, platformSlug } from '../oci/platform.js';
@@ -86,9 +87,11 @@ function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
  * errors name files relative to the pallet; annotations want them relative to the workspace).
  */
 function annotate(err: unknown, message: string): void {
-  if (err instanceof UserError && err.file) {
-    const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
-    const file = relative(workspace, resolve(workspace, core.getInput('pallet') || '.', err.file));
+  const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
+  const palletDir = resolve(workspace, core.getInput('pallet') || '.');
+  // A remote pallet's files are not in the workspace: the message names them instead.
+  if (err instanceof UserError && err.file && existsSync(palletDir)) {
+    const file = relative(workspace, resolve(palletDir, err.file));
     // setFailed would add a second annotation without the file: fail by exit code instead.
     process.exitCode = core.ExitCode.Failure;
     core.error(message, { file, startLine: err.line, title: 'cache-images' });

@@ -21,6 +21,7 @@ const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 export function renderSummary(s: JobSummary): string {
   const parts: string[] = [];
   parts.push(`<h3>cache-images: ${plural(s.rows.length, 'image')} for ${escapeHtml(s.platform)}</h3>`);
+  if (s.pallet) parts.push(`<p>Pallet ${code(s.pallet)}</p>`);
   if (s.error) parts.push(`<p><strong>Failed:</strong> ${escapeHtml(s.error)}</p>`);
   parts.push(table(s));
   parts.push(changes(s));

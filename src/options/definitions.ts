@@ -55,8 +55,8 @@ const PALLET_COMMANDS = ['list', 'pull', 'key'] as const;
  */
 export const OPTIONS = {
   pallet: option({
-    kind: text('DIR'),
-    help: 'pallet checkout whose images to use',
+    kind: text('DIR|PATH@VERSION'),
+    help: 'pallet whose images to use: a checkout, or a remote pallet such as github.com/PlanktoScope/pallet-standard@v2025.0.0 (a tag, branch, commit or pseudo-version), fetched with git',
     commands: PALLET_COMMANDS,
     defaultText: 'the current folder when it holds forklift-pallet.yml',
     input: { name: 'pallet' },

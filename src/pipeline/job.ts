@@ -4,7 +4,7 @@ import { saveLayout, shouldSave, type CacheBackend, type CacheMode } from '../ca
 import { LayoutSource } from '../layout/layout-source.js';
 import { LayoutStore } from '../layout/layout-store.js';
 import type { Platform } from '../oci/documents.js';
-import type { RequiredImage } from '../pallet/index.js';
+import { describePallet, type RequiredImage } from '../pallet/index.js';
 import { parseReference } from '../references/reference.js';
 import { RegistryClient } from '../registry/client.js';
 import type { CredentialStore } from '../registry/credentials.js';
@@ -64,6 +64,8 @@ export interface PhaseTime {
 }
 
 export interface JobReport extends PullReport {
+  /** The pallet read: its folder, or `path@version (commit)` for a remote one. */
+  pallet?: string;
   archives: WrittenArchive[];
   cache?: CacheOutcome;
   /** What changed against the layout as it was before the pull (the restored cache). */
@@ -79,6 +81,8 @@ export interface PullJobResult {
 
 /** What a job knew when it stopped, for a summary of a failed run. */
 export interface JobState {
+  /** The pallet read: its folder, or `path@version (commit)`. */
+  source?: string;
   references?: string[];
   pallet?: RequiredImage[];
   cache?: CacheOutcome;
@@ -106,7 +110,8 @@ export async function runPullJob(
     return s;
   });
   const { references, pallet } = selected;
-  Object.assign(state, { references, pallet });
+  const source = selected.source && describePallet(selected.source);
+  Object.assign(state, { references, pallet, source });
   const client = new RegistryClient({
     logger,
     insecureHosts: options.insecureRegistries,
@@ -143,6 +148,7 @@ export async function runPullJob(
       timedPhases(undefined, state),
     );
     const report: JobReport = {
+      ...(source ? { pallet: source } : {}),
       ...pulled,
       archives,
       ...(restored.cache ? { cache: restored.cache } : {}),

@@ -33,6 +33,8 @@ export interface SummaryTotals {
 /** Everything a job summary shows, computed without any output format in mind. */
 export interface JobSummary {
   platform: string;
+  /** The pallet read: its folder, or `path@version (commit)`. */
+  pallet?: string;
   rows: SummaryRow[];
   totals?: SummaryTotals;
   /** Changes against the restored layout; `exact` hits say "no change". */
@@ -61,6 +63,7 @@ export function summarizeRun(report: JobReport, pallet: RequiredImage[]): JobSum
   const t = report.totals;
   return {
     platform: report.platform,
+    pallet: report.pallet,
     rows,
     totals: {
       images: t.images,
@@ -85,6 +88,7 @@ export function summarizeFailure(state: JobState, platform: string, error: strin
   const pallet = state.pallet ?? [];
   return {
     platform,
+    pallet: state.source,
     rows: (state.references ?? []).map((image) => ({
       image,
       from: 'not pulled',
