@@ -5,7 +5,10 @@ import { isIP } from 'node:net';
  * loopback always, anything else only when the user lists it as insecure.
  */
 export function isLoopbackHost(hostPort: string): boolean {
-  const host = stripPort(hostPort).replace(/^\[|\]$/g, '');
+  // Host names are case-insensitive: LOCALHOST:5000 is loopback too.
+  const host = stripPort(hostPort)
+    .replace(/^\[|\]$/g, '')
+    .toLowerCase();
   if (host === 'localhost') return true;
   if (isIP(host) === 4) return host.startsWith('127.');
   if (isIP(host) === 6) return host === '::1';
@@ -20,7 +23,9 @@ export function stripPort(hostPort: string): string {
 
 /** Hosts the user listed as insecure: plain HTTP allowed, TLS certificates not verified. */
 export function isListedInsecure(hostPort: string, insecure: readonly string[]): boolean {
-  return insecure.includes(hostPort) || insecure.includes(stripPort(hostPort));
+  const listed = insecure.map((h) => h.toLowerCase());
+  const host = hostPort.toLowerCase();
+  return listed.includes(host) || listed.includes(stripPort(host));
 }
 
 /**
