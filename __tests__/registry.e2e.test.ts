@@ -62,7 +62,7 @@ describe('auth', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      `error: registry ${registry.host} requires a login to pull (token service answered HTTP 401): run docker login ${registry.host}, or use docker/login-action in the workflow`,
+      `error: registry ${registry.host} requires a login to pull (token service answered HTTP 401): check the name, or log in to ${registry.host} (docker login; docker/login-action in a workflow)`,
     );
   });
 
@@ -93,7 +93,7 @@ describe('auth', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(
       new RegExp(
-        `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): the TLS certificate of ${registry.host} is not trusted \\(.*\\): pass its CA with --ca-file`,
+        `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): the TLS certificate of ${registry.host} is not trusted \\(.*\\): trust its CA with --ca-file, or skip verification for it with --insecure-registry ${registry.host}$`,
       ),
     );
     // Listing the host as insecure skips verification, as Docker's insecure-registries does.
@@ -116,7 +116,9 @@ describe('auth', () => {
       },
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/access to tag 1 denied, HTTP 401: check the name, or log in with docker login/);
+    expect(r.stderr).toMatch(
+      /access to tag 1 denied, HTTP 401: check the name, or log in to 127\.0\.0\.1:\d+ \(docker login; docker\/login-action in a workflow\)$/m,
+    );
     expect(r.stderr).not.toContain('wrong');
   });
 });

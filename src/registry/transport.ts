@@ -200,7 +200,8 @@ export class Transport {
       await res.body.dump();
       const wait = asked ?? this.backoff(attempt);
       const note = `${url.host} answered HTTP ${res.status}`;
-      if (asked !== undefined)
+      // A wait the user notices is said at info level, so a slow run explains itself.
+      if (asked !== undefined && asked >= 1000)
         logger.info(
           `${note} and asked to wait ${formatSeconds(asked)}; waiting, attempt ${attempt + 1} of ${attempts}`,
         );
