@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './harness/cli.js';
@@ -127,10 +127,12 @@ test('credentials from a docker-credential helper named by credHelpers', async (
   const registry = await registryWith(image, { auth: 'basic', tls: true });
   const bin = mkdtempSync(join(work, 'bin-'));
   const helper = join(bin, 'docker-credential-testhelper');
+  const calls = join(bin, 'calls');
+  writeFileSync(calls, '');
   // The helper protocol: server URL on stdin, JSON {Username, Secret} on stdout.
   writeFileSync(
     helper,
-    `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\necho '{"Username":"${registry.username}","Secret":"${registry.password}"}'\n`,
+    `#!/bin/sh\nread server\necho "$server" >> ${calls}\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\necho '{"Username":"${registry.username}","Secret":"${registry.password}"}'\n`,
     { mode: 0o755 },
   );
   const config = mkdtempSync(join(work, 'docker-'));
@@ -149,6 +151,9 @@ test('credentials from a docker-credential helper named by credHelpers', async (
   );
   expect(r.stderr).not.toMatch(/error/);
   expect(r.code).toBe(0);
+  // Once for the run, not once per request (the pull made a dozen).
+  expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean)).toEqual([registry.host]);
+  expect(r.stderr).not.toContain(registry.password);
 });
 
 describe('redirects to blob storage', () => {
