@@ -7,9 +7,15 @@ import { parseReference } from '../src/references/reference.js';
 import { RegistryClient } from '../src/registry/client.js';
 import { CredentialStore } from '../src/registry/credentials.js';
 import { registryClientFrom } from '../src/registry/from-options.js';
-import { adviceFor, UserError } from '../src/util/errors.js';
+import { adviceFor } from '../src/util/errors.js';
 import type { Logger } from '../src/util/log.js';
-import { pathOf, startHostileRegistry, type HostileRegistry } from './harness/hostile-registry.js';
+import { userError } from './harness/user-error.js';
+import {
+  countingSink,
+  pathOf,
+  startHostileRegistry,
+  type HostileRegistry,
+} from './harness/hostile-registry.js';
 
 const work = mkdtempSync(join(tmpdir(), 'registry-errors-'));
 const started: HostileRegistry[] = [];
@@ -17,16 +23,6 @@ afterAll(async () => {
   await Promise.all(started.map((r) => r.stop()));
 });
 const cliSetting = (option: string) => `--${option}`;
-
-async function userError(promise: Promise<unknown>): Promise<UserError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    return err as UserError;
-  }
-  throw new Error('expected a failure');
-}
 
 const quiet: Logger = { info() {}, warn() {}, debug() {}, secret() {} };
 
@@ -149,18 +145,7 @@ describe('secrets', () => {
 test('progress rates stay positive when a blob restarts from zero', async () => {
   const lines: string[] = [];
   const progress = new Progress(1000, 1, { ...quiet, info: (l) => lines.push(l) }, 30);
-  let written = 0;
-  const sink = progress.track({
-    get written() {
-      return written;
-    },
-    async write(chunk) {
-      written += chunk.length;
-    },
-    async reset() {
-      written = 0;
-    },
-  });
+  const sink = progress.track(countingSink());
   await sink.write(Buffer.alloc(900));
   await new Promise((r) => setTimeout(r, 60));
   await sink.reset();

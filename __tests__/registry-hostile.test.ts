@@ -1,10 +1,15 @@
 import { afterAll, describe, expect, test } from '@jest/globals';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseReference } from '../src/references/reference.js';
-import { RegistryClient, type BlobSink } from '../src/registry/client.js';
-import { UserError } from '../src/util/errors.js';
+import { RegistryClient } from '../src/registry/client.js';
 import type { Logger } from '../src/util/log.js';
-import { pathOf, startHostileRegistry, type HostileRegistry } from './harness/hostile-registry.js';
+import { userError } from './harness/user-error.js';
+import {
+  countingSink,
+  pathOf,
+  startHostileRegistry,
+  type HostileRegistry,
+} from './harness/hostile-registry.js';
 
 const started: HostileRegistry[] = [];
 afterAll(async () => {
@@ -35,35 +40,6 @@ function clientFor(
   extra: Partial<ConstructorParameters<typeof RegistryClient>[0]> = {},
 ) {
   return new RegistryClient({ logger, backoffMs: 5, idleTimeoutMs: 300, ...extra });
-}
-
-/** Counts bytes without keeping them: a layer never sits in memory. */
-function countingSink(): BlobSink & { resets: number } {
-  let written = 0;
-  return {
-    resets: 0,
-    get written() {
-      return written;
-    },
-    async write(chunk) {
-      written += chunk.length;
-    },
-    async reset() {
-      written = 0;
-      this.resets++;
-    },
-  };
-}
-
-/** The UserError a promise rejects with (a TypeError or any other error fails the test). */
-async function userError(promise: Promise<unknown>): Promise<UserError> {
-  try {
-    await promise;
-  } catch (err) {
-    expect(err).toBeInstanceOf(UserError);
-    return err as UserError;
-  }
-  throw new Error('expected a failure');
 }
 
 const isManifest = (req: IncomingMessage) => /\/manifests\//.test(pathOf(req));

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createTlsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
+import type { BlobSink } from '../../src/registry/client.js';
 import { pseudoRandom } from './test-images.js';
 
 const digestOf = (data: Buffer) => `sha256:${createHash('sha256').update(data).digest('hex')}`;
@@ -167,4 +168,22 @@ function serveDefault(image: HostileImage, req: IncomingMessage, res: ServerResp
 /** The URL path of a request, without the query. */
 export function pathOf(req: IncomingMessage): string {
   return new URL(req.url ?? '/', 'http://x').pathname;
+}
+
+/** Counts bytes without keeping them: a layer never sits in memory. */
+export function countingSink(): BlobSink & { resets: number } {
+  let written = 0;
+  return {
+    resets: 0,
+    get written() {
+      return written;
+    },
+    async write(chunk) {
+      written += chunk.length;
+    },
+    async reset() {
+      written = 0;
+      this.resets++;
+    },
+  };
 }
