@@ -30,7 +30,7 @@ export function isListedInsecure(hostPort: string, insecure: readonly string[]):
 
 /**
  * Hosts that may be spoken to over plain HTTP: loopback (as Docker allows) and listed ones.
- * TLS to loopback is still verified: a local registry with its own CA needs --ca-file.
+ * TLS to loopback is still verified: a local registry with its own CA needs that CA trusted.
  */
 export function allowsPlainHttp(hostPort: string, insecure: readonly string[]): boolean {
   return isLoopbackHost(hostPort) || isListedInsecure(hostPort, insecure);
