@@ -59,7 +59,7 @@ export async function checkResponse(
     default:
       throw refError(
         ref,
-        res.status >= 500 || res.status === 408 ? 'registry-failing' : 'unsupported',
+        'registry-failing',
         `fetching ${what} failed, HTTP ${res.status}${suffix}${waitDetail(res)}`,
         facts,
       );
