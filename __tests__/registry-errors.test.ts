@@ -101,11 +101,15 @@ describe('secrets', () => {
     writeFileSync(join(dir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth } } }));
     const { logger, masked } = maskingLogger(registry);
     const client = registryClientFrom({ logger, credentials: new CredentialStore(dir) });
-    await client.resolveTag(parseReference(`${registry.host}/app/x:1`));
+    const ref = parseReference(`${registry.host}/app/x:1`);
+    await client.resolveTag(ref);
+    await client.fetchManifest(ref, '1');
     await client.close();
     const authorized = registry.requests.filter((r) => r.headers.authorization);
     expect(authorized.length).toBeGreaterThan(0);
     expect(authorized[0]?.headers.authorization).toBe(`Basic ${auth}`);
+    // Each once, however many requests carried it.
+    expect(masked.filter((m) => m.value === auth)).toHaveLength(1);
     for (const form of ['s3cret-pass', 'robot:s3cret-pass', auth]) {
       const entry = masked.find((m) => m.value === form);
       expect(entry).toBeDefined();

@@ -21,6 +21,7 @@ export class Authenticator {
   private readonly challenges = new Map<string, Challenge>();
   private readonly tokens = new Map<string, Token>();
   private readonly pending = new Map<string, Promise<Token>>();
+  private readonly masked = new Set<string>();
 
   constructor(
     private readonly transport: Transport,
@@ -202,8 +203,12 @@ export class Authenticator {
   private async credentialsFor(domain: string): Promise<Credentials | undefined> {
     const creds = await this.credentials.get(domain);
     if (creds) {
-      for (const secret of [creds.password, creds.identityToken, ...credentialForms(creds)])
-        if (secret) this.logger.secret(secret);
+      // Once each: in the action every call prints an add-mask command.
+      for (const secret of [creds.password, creds.identityToken, ...credentialForms(creds)]) {
+        if (!secret || this.masked.has(secret)) continue;
+        this.masked.add(secret);
+        this.logger.secret(secret);
+      }
     }
     return creds;
   }
