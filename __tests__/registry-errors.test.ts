@@ -9,6 +9,7 @@ import { CredentialStore } from '../src/registry/credentials.js';
 import { registryClientFrom } from '../src/registry/from-options.js';
 import { adviceFor } from '../src/util/errors.js';
 import type { Logger } from '../src/util/log.js';
+import { startCountingProxy } from './harness/counting-proxy.js';
 import { userError } from './harness/user-error.js';
 import {
   countingSink,
@@ -19,8 +20,9 @@ import {
 
 const work = mkdtempSync(join(tmpdir(), 'registry-errors-'));
 const started: HostileRegistry[] = [];
+const stops: (() => Promise<void>)[] = [];
 afterAll(async () => {
-  await Promise.all(started.map((r) => r.stop()));
+  await Promise.all([...started.map((r) => r.stop()), ...stops.map((stop) => stop())]);
 });
 const cliSetting = (option: string) => `--${option}`;
 
@@ -54,6 +56,22 @@ describe('connection failures carry a code; advice fits the cause and no flag is
     expect(adviceFor(err, cliSetting)).toBe(
       `it speaks plain HTTP: allow that with --insecure-registry ${host}`,
     );
+  });
+
+  test('HTTPS reset but plain HTTP answering is plain-http too (a probe of /v2/, without credentials)', async () => {
+    const registry = await startHostileRegistry();
+    started.push(registry);
+    const proxy = await startCountingProxy(registry.host, { dropTls: true });
+    stops.push(proxy.stop);
+    const host = `[::ffff:7f00:1]:${proxy.host.split(':')[1]}`;
+    const client = new RegistryClient({ logger: quiet, backoffMs: 5 });
+    const err = await userError(client.resolveTag(parseReference(`${host}/app/x:1`)));
+    await client.close();
+    expect(err.code).toBe('plain-http');
+    expect(err.message).toMatch(/ failed over HTTPS \(.*ECONNRESET.*\) but answers plain HTTP$/);
+    expect(registry.requests.map((r) => `${r.method} ${r.path} ${r.headers.authorization ?? ''}`)).toEqual([
+      'GET /v2/ ',
+    ]);
   });
 
   test('a refused connection is unreachable, naming the host', async () => {

@@ -10,9 +10,13 @@ export interface CountingProxy {
 
 /**
  * A TCP proxy that counts connections and passes bytes through untouched (TLS included), so
- * a test can count what a client opens to a server it does not control.
+ * a test can count what a client opens to a server it does not control; or that resets TLS
+ * handshakes, standing in for a plain-HTTP registry that fails HTTPS without a TLS alert.
  */
-export async function startCountingProxy(upstream: string): Promise<CountingProxy> {
+export async function startCountingProxy(
+  upstream: string,
+  options: { dropTls?: boolean } = {},
+): Promise<CountingProxy> {
   const [upHost, upPort] = [upstream.slice(0, upstream.lastIndexOf(':')), Number(upstream.split(':').pop())];
   const sockets = new Set<Socket>();
   let connections = 0;
@@ -27,7 +31,16 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
         server.destroy();
       });
     }
-    client.pipe(server).pipe(client);
+    // dropTls: a server that resets a TLS handshake (first byte 0x16) but speaks plain HTTP.
+    client.once('data', (first: Buffer) => {
+      if (options.dropTls && first[0] === 0x16) {
+        client.resetAndDestroy();
+        server.destroy();
+        return;
+      }
+      server.write(first);
+      client.pipe(server).pipe(client);
+    });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

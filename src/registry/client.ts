@@ -393,6 +393,20 @@ export class RegistryClient {
         failure ??= err;
       }
     }
+    if (
+      failure instanceof NetworkError &&
+      failure.code === 'unreachable' &&
+      (await this.answersPlainHttp(host))
+    )
+      throw refError(
+        ref,
+        'plain-http',
+        `${host} failed over HTTPS (${describeError(failure.cause)}) but answers plain HTTP`,
+        {
+          host,
+          cause: failure,
+        },
+      );
     if (typeof failure === 'string' || failure === undefined)
       throw refError(
         ref,
@@ -401,6 +415,25 @@ export class RegistryClient {
         { host },
       );
     throw refError(ref, failure.code, this.unreachable(host, failure), { host, cause: failure });
+  }
+
+  /**
+   * Whether a host that failed over HTTPS answers plain HTTP, so the error can say so. Only
+   * /v2/ is asked, once and without credentials; the answer is never used for anything else.
+   */
+  private async answersPlainHttp(host: string): Promise<boolean> {
+    if (this.transport.allowsPlainHttp(host)) return false;
+    try {
+      const res = await this.transport.request({
+        method: 'GET',
+        url: new URL(`http://${host}/v2/`),
+        attempts: 1,
+      });
+      await res.body.dump();
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /** Why a host could not be reached, by what the connection said. */

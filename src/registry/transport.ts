@@ -23,6 +23,8 @@ export interface RequestOptions {
   headers?: Headers;
   authorization?: string;
   body?: string;
+  /** Tries for this request, fewer than the transport's for a probe. */
+  attempts?: number;
 }
 
 export interface TransportOptions {
@@ -144,7 +146,7 @@ export class Transport {
     for (let hop = 0; ; hop++) {
       const headers = { ...options.headers };
       if (authorization && current.origin === authOrigin) headers.authorization = authorization;
-      const res = await this.requestWithRetries(method, current, headers, body);
+      const res = await this.requestWithRetries(method, current, headers, body, options.attempts);
       if (res.status >= 300 && res.status < 400 && res.headers.location) {
         await res.body.dump();
         if (hop >= MAX_REDIRECTS) throw new NetworkError(`too many redirects from ${url.href}`, url);
@@ -167,8 +169,9 @@ export class Transport {
     url: URL,
     headers: Headers,
     body?: string,
+    attempts = this.options.attempts,
   ): Promise<HttpResponse> {
-    const { attempts, logger } = this.options;
+    const { logger } = this.options;
     for (let attempt = 1; ; attempt++) {
       let res: HttpResponse;
       try {
