@@ -96,30 +96,18 @@ export class RegistryClient {
     const pinned = isDigest(digestOrTag);
     const what = pinned ? `manifest ${digestOrTag}` : `tag ${digestOrTag}`;
     const blob = pinned ? digestOrTag : undefined;
-    const { bytes, res } = await this.readDocument(
-      ref,
-      `manifests/${digestOrTag}`,
-      what,
-      MAX_MANIFEST_BYTES,
-      {
-        accept: MANIFEST_ACCEPT,
-      },
-    );
+    const accept = { accept: MANIFEST_ACCEPT };
+    const read = await this.readDocument(ref, `manifests/${digestOrTag}`, what, MAX_MANIFEST_BYTES, accept);
+    const { bytes, res } = read;
     const digest = sha256Digest(bytes);
     const claimed = header(res, 'docker-content-digest');
-    if (pinned && digest !== digestOrTag)
-      throw refError(
-        ref,
-        'corrupt',
-        `${what} arrived with digest ${digest}: the registry or a proxy altered it`,
-        {
-          blob,
-        },
-      );
-    if (claimed && isDigest(claimed) && claimed !== digest)
-      throw refError(ref, 'corrupt', `${what} hashes to ${digest} but the registry says ${claimed}`, {
-        blob,
-      });
+    const altered = pinned && digest !== digestOrTag;
+    if (altered || (claimed && isDigest(claimed) && claimed !== digest)) {
+      const why = altered
+        ? `arrived with digest ${digest}: the registry or a proxy altered it`
+        : `hashes to ${digest} but the registry says ${claimed}`;
+      throw refError(ref, 'corrupt', `${what} ${why}`, { blob });
+    }
     const contentType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
     const document = this.parsed(ref, digest, () => parseManifest(bytes, contentType));
     return { digest, mediaType: document.mediaType, bytes, document };
