@@ -98,6 +98,7 @@ describe('documents are read with a cap enforced while streaming', () => {
       `token service http://${registry.host} of registry ${registry.host} answered with something that is not a JSON token (text/html)`,
     );
     expect(err.code).toBe('malformed');
+    expect(err.facts).toMatchObject({ image: `${registry.host}/app/x:1`, registry: registry.host });
     expect(registry.requests.filter((r) => r.path.startsWith('/token'))).toHaveLength(1);
   });
 });

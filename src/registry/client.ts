@@ -3,7 +3,7 @@ import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
 import { DocumentError, parseConfig, parseManifest } from '../oci/parse.js';
 import { registryHost, type ImageReference } from '../references/reference.js';
-import { errorMessage } from '../util/errors.js';
+import { errorMessage, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Authenticator } from './auth.js';
 import { CredentialStore } from './credentials.js';
@@ -308,7 +308,9 @@ export class RegistryClient {
     const url = new URL(`/v2/${ref.path}/${suffix}`, base);
     const scope = `repository:${ref.path}:pull`;
     for (let round = 0; ; round++) {
-      const authorization = await this.auth.authorization(base.origin, credentialsFor, scope);
+      const authorization = await this.auth
+        .authorization(base.origin, credentialsFor, scope)
+        .catch((err: unknown) => Promise.reject(err instanceof UserError ? err.forImage(ref.original) : err));
       let res: HttpResponse;
       try {
         res = await this.transport.request({ method, url, headers, authorization });
