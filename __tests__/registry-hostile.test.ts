@@ -110,7 +110,7 @@ describe('retries have a budget that received bytes cannot reset', () => {
     registry.script((req, res) => {
       if (!isLayer(registry)(req)) return false;
       res.writeHead(200, { 'content-length': registry.image.layer.length });
-      res.write(registry.image.layer.subarray(0, cut), () => res.socket?.destroy());
+      res.write(registry.image.layer.subarray(0, cut), () => res.socket?.end());
       return true;
     });
     const { logger, lines } = recordingLogger();
@@ -121,12 +121,16 @@ describe('retries have a budget that received bytes cannot reset', () => {
     await client.close();
     expect(err.message).toMatch(
       new RegExp(
-        `^image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): downloading blob ${registry.image.layerDigest}: the registry cut the download at byte ${cut} 5 times \\(`,
+        `^image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): downloading blob ${registry.image.layerDigest}: the registry cut the download \\d+ times, never past byte ${cut} \\(`,
       ),
     );
     expect(err.code).toBe('registry-failing');
     expect(err.blob).toBe(registry.image.layerDigest);
-    expect(registry.requests.filter((r) => r.path.endsWith(registry.image.layerDigest))).toHaveLength(5);
+    // Five in a row without a byte past the furthest; bytes that arrive just before a cut may be
+    // lost inside the HTTP client, which can make a later attempt look like progress: 20 at most.
+    const gets = registry.requests.filter((r) => r.path.endsWith(registry.image.layerDigest));
+    expect(gets.length).toBeGreaterThanOrEqual(5);
+    expect(gets.length).toBeLessThanOrEqual(20);
     expect(Date.now() - began).toBeLessThan(5_000);
     // The failure is the caller's to report, once: no retry said it at info or warn level.
     expect(lines.filter((l) => l.level !== 'debug')).toEqual([]);
@@ -143,7 +147,7 @@ describe('retries have a budget that received bytes cannot reset', () => {
         'content-length': size - start,
         ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
       });
-      res.write(registry.image.layer.subarray(start, Math.max(start, stop)), () => res.socket?.destroy());
+      res.write(registry.image.layer.subarray(start, Math.max(start, stop)), () => res.socket?.end());
       return true;
     });
     const client = clientFor();
@@ -152,11 +156,12 @@ describe('retries have a budget that received bytes cannot reset', () => {
       client.downloadBlob(parseReference(`${registry.host}/app/x:1`), registry.image.layerDigest, sink),
     );
     await client.close();
-    expect(err.message).toMatch(/: the registry cut the download at byte 50000 5 times \(/);
+    expect(err.message).toMatch(/: the registry cut the download \d+ times, never past byte 50000 \(/);
     const gets = registry.requests.filter((r) => r.path.endsWith(registry.image.layerDigest));
-    expect(gets).toHaveLength(5);
+    expect(gets.length).toBeGreaterThanOrEqual(5);
+    expect(gets.length).toBeLessThanOrEqual(20);
     // Resumed with Range from the bytes it had, not from 0.
-    expect(gets.slice(1).map((r) => r.headers.range)).toEqual(Array(4).fill(`bytes=${stop}-`));
+    for (const r of gets.slice(1)) expect(r.headers.range).toMatch(/^bytes=[1-9]\d*-$/);
     expect(sink.resets).toBe(0);
   });
 
@@ -178,7 +183,9 @@ describe('retries have a budget that received bytes cannot reset', () => {
       ),
     );
     await client.close();
-    expect(err.message).toMatch(/: the download stalled at byte 10000 5 times \(no bytes for 0.3 s\)$/);
+    expect(err.message).toMatch(
+      /: the download stalled 5 times, never past byte 10000 \(no bytes for 0.3 s\)$/,
+    );
     // undici's timers tick at about a second: five idle attempts take five to six seconds.
     expect(Date.now() - began).toBeLessThan(10_000);
   });
@@ -218,7 +225,7 @@ describe('retries have a budget that received bytes cannot reset', () => {
         'content-length': size - start,
         ...(start ? { 'content-range': `bytes ${start}-${size - 1}/${size}` } : {}),
       });
-      res.write(registry.image.layer.subarray(start, start + 20_000), () => res.socket?.destroy());
+      res.write(registry.image.layer.subarray(start, start + 20_000), () => res.socket?.end());
       return true;
     });
     const client = clientFor();

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './harness/cli.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
+import { pathOf, startHostileRegistry } from './harness/hostile-registry.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { buildImage, platformImage, pushImage, type TestImage } from './harness/test-images.js';
 
@@ -315,6 +316,86 @@ describe('faults between us and the registry', () => {
     ]);
     expect(viaMirror.code).toBe(0);
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/')).length).toBe(1 + arm.layers.length);
+  });
+});
+
+describe('a hostile registry, as the user sees it: one error line, in bounded time', () => {
+  async function hostile(script: Parameters<Awaited<ReturnType<typeof startHostileRegistry>>['script']>[0]) {
+    const registry = await startHostileRegistry();
+    started.push(registry);
+    registry.script(script);
+    return registry;
+  }
+  const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim());
+
+  test('an endless manifest body stops at the cap', async () => {
+    const registry = await hostile((req, res) => {
+      if (!/\/manifests\//.test(pathOf(req)) || req.method !== 'GET') return false;
+      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = () => {
+        while (!res.destroyed && res.write(chunk));
+        if (!res.destroyed) res.once('drain', pump);
+      };
+      pump();
+      return true;
+    });
+    const began = Date.now();
+    const r = await pull(`${registry.host}/app/x:1`, join(work, 'hostile-endless'));
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): manifest sha256:[a-f0-9]{64} is larger than 8388608 bytes`,
+        ),
+      ),
+    ]);
+  });
+
+  test('a layer cut at the same byte with Range ignored fails after five attempts, saying so once', async () => {
+    let layer = '';
+    const registry = await hostile((req, res) => {
+      if (!pathOf(req).endsWith(layer)) return false;
+      res.writeHead(200, { 'content-length': registry.image.layer.length });
+      res.write(registry.image.layer.subarray(0, 100_118), () => res.socket?.end());
+      return true;
+    });
+    layer = registry.image.layerDigest;
+    const r = await pull(`${registry.host}/app/x:1`, join(work, 'hostile-cut'));
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): downloading blob ${layer}: the registry cut the download \\d+ times, never past byte 100118 \\(other side closed \\(UND_ERR_SOCKET\\)\\): try again later; if it persists, the registry or a proxy in between is at fault$`,
+        ),
+      ),
+    ]);
+    // Bounded: before, the pull retried this forever (889 requests in 20 s).
+    const gets = registry.requests.filter((q) => q.path.endsWith(layer));
+    expect(gets.length).toBeGreaterThanOrEqual(5);
+    expect(gets.length).toBeLessThanOrEqual(20);
+  });
+
+  test('a manifest served as text/plain without a mediaType is refused, and nothing is recorded', async () => {
+    const registry = await hostile((req, res) => {
+      if (!/\/manifests\//.test(pathOf(req))) return false;
+      const doc = JSON.parse(registry.image.manifest.toString()) as Record<string, unknown>;
+      delete doc.mediaType;
+      const body = Buffer.from(JSON.stringify(doc));
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    });
+    const layout = join(work, 'hostile-text');
+    const r = await pull(`${registry.host}/app/x:1`, layout);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        /: the document has no mediaType and was served as "text\/plain", which is not a manifest or index type$/,
+      ),
+    ]);
+    expect(storedBlobs(layout)).toEqual([]);
   });
 });
 

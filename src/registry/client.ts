@@ -251,14 +251,15 @@ export class RegistryClient {
     }
   }
 
-  /** What the registry kept doing, in words: "cut the download at byte 100118 5 times". */
+  /**
+   * What the registry kept doing, in words: "cut the download 5 times, never past byte 100118".
+   * The furthest byte, not each cut: bytes that arrived just before a reset may never reach us,
+   * so the same cut on the server shows as slightly different ones here.
+   */
   private exhausted(err: ResumeExhausted): string {
     const last = this.describe(err.last);
-    const sameCut = err.cuts.length > 1 && err.cuts.every((c) => c === err.cuts[0]);
-    if (sameCut && !last.startsWith('no bytes'))
-      return `the registry cut the download at byte ${err.cuts[0]} ${err.cuts.length} times (${last})`;
-    if (sameCut) return `the download stalled at byte ${err.cuts[0]} ${err.cuts.length} times (${last})`;
-    return `failed ${err.cuts.length} times, getting no further than byte ${err.furthest} (${last})`;
+    const done = last.startsWith('no bytes') ? 'the download stalled' : 'the registry cut the download';
+    return `${done} ${err.cuts.length} times, never past byte ${err.furthest} (${last})`;
   }
 
   /** `image X (registry Y)`: the prefix of every message about a request. */

@@ -19,6 +19,7 @@ export interface ResumePolicy {
 export class ResumeExhausted extends Error {
   constructor(
     readonly failures: number,
+    /** Where each attempt ended, as received. */
     readonly cuts: number[],
     readonly furthest: number,
     readonly last: unknown,
