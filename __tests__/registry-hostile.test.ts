@@ -6,6 +6,7 @@ import type { Logger } from '../src/util/log.js';
 import { userError } from './harness/user-error.js';
 import {
   countingSink,
+  endlessManifest,
   pathOf,
   startHostileRegistry,
   type HostileRegistry,
@@ -49,17 +50,7 @@ const isLayer = (registry: HostileRegistry) => (req: IncomingMessage) =>
 describe('documents are read with a cap enforced while streaming', () => {
   test('an endless chunked manifest stops at the cap, fast, without growing memory', async () => {
     const registry = await hostile();
-    registry.script((req, res) => {
-      if (!isManifest(req) || req.method !== 'GET') return false;
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const pump = () => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', pump);
-      };
-      pump();
-      return true;
-    });
+    registry.script(endlessManifest);
     const client = clientFor();
     const ref = parseReference(`${registry.host}/app/endless:1`);
     global.gc?.();

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './harness/cli.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
-import { pathOf, startHostileRegistry } from './harness/hostile-registry.js';
+import { endlessManifest, pathOf, startHostileRegistry } from './harness/hostile-registry.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { buildImage, platformImage, pushImage, type TestImage } from './harness/test-images.js';
 
@@ -329,17 +329,7 @@ describe('a hostile registry, as the user sees it: one error line, in bounded ti
   const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim());
 
   test('an endless manifest body stops at the cap', async () => {
-    const registry = await hostile((req, res) => {
-      if (!/\/manifests\//.test(pathOf(req)) || req.method !== 'GET') return false;
-      res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
-      const chunk = Buffer.alloc(64 * 1024, 0x20);
-      const pump = () => {
-        while (!res.destroyed && res.write(chunk));
-        if (!res.destroyed) res.once('drain', pump);
-      };
-      pump();
-      return true;
-    });
+    const registry = await hostile(endlessManifest);
     const began = Date.now();
     const r = await pull(`${registry.host}/app/x:1`, join(work, 'hostile-endless'));
     expect(Date.now() - began).toBeLessThan(15_000);

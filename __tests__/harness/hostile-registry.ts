@@ -187,3 +187,16 @@ export function countingSink(): BlobSink & { resets: number } {
     },
   };
 }
+
+/** A script: GET of any manifest answers an endless chunked body of spaces. */
+export const endlessManifest: Script = (req, res) => {
+  if (!/\/manifests\//.test(pathOf(req)) || req.method !== 'GET') return false;
+  res.writeHead(200, { 'content-type': 'application/vnd.oci.image.manifest.v1+json' });
+  const chunk = Buffer.alloc(64 * 1024, 0x20);
+  const pump = () => {
+    while (!res.destroyed && res.write(chunk));
+    if (!res.destroyed) res.once('drain', pump);
+  };
+  pump();
+  return true;
+};
