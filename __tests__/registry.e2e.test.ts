@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli } from './harness/cli.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
+import { endlessManifest, pathOf, startHostileRegistry } from './harness/hostile-registry.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { buildImage, platformImage, pushImage, type TestImage } from './harness/test-images.js';
 
@@ -62,7 +63,7 @@ describe('auth', () => {
     });
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toBe(
-      `error: registry ${registry.host} requires a login to pull (token service answered HTTP 401): run docker login ${registry.host}, or use docker/login-action in the workflow`,
+      `error: registry ${registry.host} requires a login to pull (token service answered HTTP 401): check the name, or log in to ${registry.host} (docker login; docker/login-action in a workflow)`,
     );
   });
 
@@ -93,7 +94,7 @@ describe('auth', () => {
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(
       new RegExp(
-        `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): the TLS certificate of ${registry.host} is not trusted \\(.*\\): pass its CA with --ca-file`,
+        `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): the TLS certificate of ${registry.host} is not trusted \\(.*\\): trust its CA with --ca-file, or skip verification for it with --insecure-registry ${registry.host}$`,
       ),
     );
     // Listing the host as insecure skips verification, as Docker's insecure-registries does.
@@ -116,7 +117,9 @@ describe('auth', () => {
       },
     );
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/access to tag 1 denied, HTTP 401: check the name, or log in with docker login/);
+    expect(r.stderr).toMatch(
+      /access to tag 1 denied, HTTP 401: check the name, or log in to 127\.0\.0\.1:\d+ \(docker login; docker\/login-action in a workflow\)$/m,
+    );
     expect(r.stderr).not.toContain('wrong');
   });
 });
@@ -125,10 +128,12 @@ test('credentials from a docker-credential helper named by credHelpers', async (
   const registry = await registryWith(image, { auth: 'basic', tls: true });
   const bin = mkdtempSync(join(work, 'bin-'));
   const helper = join(bin, 'docker-credential-testhelper');
+  const calls = join(bin, 'calls');
+  writeFileSync(calls, '');
   // The helper protocol: server URL on stdin, JSON {Username, Secret} on stdout.
   writeFileSync(
     helper,
-    `#!/bin/sh\nread server\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\necho '{"Username":"${registry.username}","Secret":"${registry.password}"}'\n`,
+    `#!/bin/sh\nread server\necho "$server" >> ${calls}\n[ "$1" = get ] && [ "$server" = "${registry.host}" ] || exit 1\necho '{"Username":"${registry.username}","Secret":"${registry.password}"}'\n`,
     { mode: 0o755 },
   );
   const config = mkdtempSync(join(work, 'docker-'));
@@ -147,6 +152,9 @@ test('credentials from a docker-credential helper named by credHelpers', async (
   );
   expect(r.stderr).not.toMatch(/error/);
   expect(r.code).toBe(0);
+  // Once for the run, not once per request (the pull made a dozen).
+  expect(readFileSync(calls, 'utf8').split('\n').filter(Boolean)).toEqual([registry.host]);
+  expect(r.stderr).not.toContain(registry.password);
 });
 
 describe('redirects to blob storage', () => {
@@ -308,6 +316,76 @@ describe('faults between us and the registry', () => {
     ]);
     expect(viaMirror.code).toBe(0);
     expect(proxy.requests.filter((q) => q.path.includes('/blobs/')).length).toBe(1 + arm.layers.length);
+  });
+});
+
+describe('a hostile registry, as the user sees it: one error line, in bounded time', () => {
+  async function hostile(script: Parameters<Awaited<ReturnType<typeof startHostileRegistry>>['script']>[0]) {
+    const registry = await startHostileRegistry();
+    started.push(registry);
+    registry.script(script);
+    return registry;
+  }
+  const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.trim());
+
+  test('an endless manifest body stops at the cap', async () => {
+    const registry = await hostile(endlessManifest);
+    const began = Date.now();
+    const r = await pull(`${registry.host}/app/x:1`, join(work, 'hostile-endless'));
+    expect(Date.now() - began).toBeLessThan(15_000);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): manifest sha256:[a-f0-9]{64} is larger than 8388608 bytes`,
+        ),
+      ),
+    ]);
+  });
+
+  test('a layer cut at the same byte with Range ignored fails after five attempts, saying so once', async () => {
+    let layer = '';
+    const registry = await hostile((req, res) => {
+      if (!pathOf(req).endsWith(layer)) return false;
+      res.writeHead(200, { 'content-length': registry.image.layer.length });
+      res.write(registry.image.layer.subarray(0, 100_118), () => res.socket?.end());
+      return true;
+    });
+    layer = registry.image.layerDigest;
+    const r = await pull(`${registry.host}/app/x:1`, join(work, 'hostile-cut'));
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^error: image ${registry.host}/app/x:1 \\(registry ${registry.host}\\): downloading blob ${layer}: the registry cut the download \\d+ times, never past byte 100118 \\(other side closed \\(UND_ERR_SOCKET\\)\\): try again later; if it persists, the registry or a proxy in between is at fault$`,
+        ),
+      ),
+    ]);
+    // Bounded: before, the pull retried this forever (889 requests in 20 s).
+    const gets = registry.requests.filter((q) => q.path.endsWith(layer));
+    expect(gets.length).toBeGreaterThanOrEqual(5);
+    expect(gets.length).toBeLessThanOrEqual(20);
+  });
+
+  test('a manifest served as text/plain without a mediaType is refused, and nothing is recorded', async () => {
+    const registry = await hostile((req, res) => {
+      if (!/\/manifests\//.test(pathOf(req))) return false;
+      const doc = JSON.parse(registry.image.manifest.toString()) as Record<string, unknown>;
+      delete doc.mediaType;
+      const body = Buffer.from(JSON.stringify(doc));
+      res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return true;
+    });
+    const layout = join(work, 'hostile-text');
+    const r = await pull(`${registry.host}/app/x:1`, layout);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      expect.stringMatching(
+        /: the document has no mediaType and was served as "text\/plain", which is not a manifest or index type$/,
+      ),
+    ]);
+    expect(storedBlobs(layout)).toEqual([]);
   });
 });
 

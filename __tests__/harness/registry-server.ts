@@ -56,7 +56,7 @@ async function listen(server: Server): Promise<number> {
 }
 
 /** A self-signed certificate for 127.0.0.1 and localhost. */
-function makeCertificate(dir: string): { crt: string; key: string } {
+export function makeCertificate(dir: string): { crt: string; key: string } {
   const crt = join(dir, 'crt.pem');
   const key = join(dir, 'key.pem');
   execFileSync(

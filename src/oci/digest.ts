@@ -1,10 +1,18 @@
 import { createHash, type Hash } from 'node:crypto';
+import { UserError } from '../util/errors.js';
 
 const DIGEST_RE = /^sha256:[a-f0-9]{64}$/;
+/** The digest grammar of the OCI spec: `algorithm:encoded`. */
+const ANY_DIGEST_RE = /^([a-z0-9]+(?:[.+_-][a-z0-9]+)*):[a-zA-Z0-9=_-]+$/;
 
 /** True for the only digest algorithm registries use in practice (sha256). */
 export function isDigest(value: string): boolean {
   return DIGEST_RE.test(value);
+}
+
+/** The algorithm of a well-formed digest of any algorithm (`sha512`), else undefined. */
+export function digestAlgorithm(value: string): string | undefined {
+  return ANY_DIGEST_RE.exec(value)?.[1];
 }
 
 export function sha256Digest(data: Uint8Array | string): string {
@@ -18,7 +26,10 @@ export function newDigester(): Hash {
 /** The hex part of a sha256 digest: the blob's file name in a layout. */
 export function digestHex(digest: string): string {
   if (!isDigest(digest))
-    throw new Error(`unsupported digest ${JSON.stringify(digest)} (only sha256 is supported)`);
+    throw new UserError(`unsupported digest ${JSON.stringify(digest)} (only sha256 is supported)`, {
+      code: 'unsupported',
+      blob: digest,
+    });
   return digest.slice('sha256:'.length);
 }
 

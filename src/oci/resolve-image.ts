@@ -91,8 +91,8 @@ export async function resolveImage(
     const documents = [...new Set([top.digest, platformManifest.digest, manifest.config.digest])];
     return { ref, top, platformManifest, manifest, config, platform, documents };
   } catch (err) {
-    if (err instanceof DocumentError)
-      throw new UserError(`${where}: ${err.message}`, { ...facts, code: 'malformed' });
+    // A parser's complaint lacks the image; one from a source names it already.
+    if (err instanceof DocumentError && !err.image) throw err.with(facts, `${where}: ${err.message}`);
     if (err instanceof UserError) throw err.forImage(ref.original);
     throw err;
   }

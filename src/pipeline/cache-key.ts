@@ -3,7 +3,6 @@ import type { Platform } from '../oci/documents.js';
 import { platformSlug } from '../oci/platform.js';
 import { parseReference } from '../references/reference.js';
 import type { ContentSource } from '../oci/content-source.js';
-import type { RegistryClient } from '../registry/client.js';
 import { Limiter } from '../util/limit.js';
 import { bytewise } from './images.js';
 
@@ -15,32 +14,17 @@ export interface DigestPair {
   digest: string;
 }
 
-/**
- * The top-level digest of every reference: pinned ones need no request, tags are resolved
- * with HEAD only (free under Docker Hub's pull limit).
- */
-export async function resolveDigests(
-  references: string[],
-  client: RegistryClient,
-  concurrency = 8,
-): Promise<DigestPair[]> {
-  const limiter = new Limiter(concurrency);
-  return Promise.all(
-    references.map(async (reference) => {
-      const ref = parseReference(reference);
-      const digest = ref.digest ?? (await limiter.run(() => client.resolveTag(ref))).digest;
-      return { reference, digest };
-    }),
-  );
-}
-
 export interface Resolution {
   pairs: DigestPair[];
   /** References whose tag could not be resolved, with why. */
   failures: { reference: string; error: unknown }[];
 }
 
-/** Like `resolveDigests`, through any source, keeping going past failures so the caller can decide. */
+/**
+ * The top-level digest of every reference: pinned ones need no request, tags are resolved
+ * through the source (HEAD at a registry, free under Docker Hub's pull limit). Failures are
+ * collected, not thrown, so the caller can fall back or report each cause once.
+ */
 export async function tryResolveDigests(
   references: string[],
   source: ContentSource,

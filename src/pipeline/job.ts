@@ -6,7 +6,8 @@ import { LayoutStore } from '../layout/layout-store.js';
 import type { Platform } from '../oci/documents.js';
 import { describePallet, type RequiredImage } from '../pallet/index.js';
 import { parseReference } from '../references/reference.js';
-import { RegistryClient } from '../registry/client.js';
+import type { RegistryClient } from '../registry/client.js';
+import { registryClientFrom } from '../registry/from-options.js';
 import type { CredentialStore } from '../registry/credentials.js';
 import { RegistrySource } from '../registry/registry-source.js';
 import { UserError } from '../util/errors.js';
@@ -112,13 +113,7 @@ export async function runPullJob(
   const { references, pallet } = selected;
   const source = selected.source && describePallet(selected.source);
   Object.assign(state, { references, pallet, source });
-  const client = new RegistryClient({
-    logger,
-    insecureHosts: options.insecureRegistries,
-    mirrors: options.mirrors,
-    caFiles: options.caFiles,
-    credentials: options.credentials,
-  });
+  const client = registryClientFrom({ ...options, logger });
   try {
     const restored = await restoreStage(options, references, client, layoutDir, phase);
     state.cache = restored.cache;

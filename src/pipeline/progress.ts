@@ -7,6 +7,8 @@ import { formatBytes, type Logger } from '../util/log.js';
  */
 export class Progress {
   private done = 0;
+  /** Bytes received, never taken back: a restarted blob's bytes were still transferred, so the rate counts them. */
+  private received = 0;
   private blobsLeft: number;
   private readonly started = Date.now();
   private lastBytes = 0;
@@ -36,6 +38,7 @@ export class Progress {
       async write(chunk) {
         await counter.sink.write(chunk);
         counter.progress.done += chunk.length;
+        counter.progress.received += chunk.length;
       },
       async reset() {
         counter.progress.done -= counter.sink.written;
@@ -50,8 +53,8 @@ export class Progress {
 
   private report(): void {
     const now = Date.now();
-    const rate = ((this.done - this.lastBytes) * 1000) / Math.max(1, now - this.lastTime);
-    this.lastBytes = this.done;
+    const rate = ((this.received - this.lastBytes) * 1000) / Math.max(1, now - this.lastTime);
+    this.lastBytes = this.received;
     this.lastTime = now;
     const pct = this.total ? Math.floor((this.done * 100) / this.total) : 100;
     this.logger.info(

@@ -33,8 +33,12 @@ const TAG_RE = /^[\w][\w.-]{0,127}$/;
 const DIGEST_RE = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 const HEX64_RE = /^[a-f0-9]{64}$/;
 
-function invalid(text: string, why: string): UserError {
-  return new UserError(`invalid image reference ${JSON.stringify(text)}: ${why}`);
+function invalid(
+  text: string,
+  why: string,
+  code: 'invalid-input' | 'unsupported' = 'invalid-input',
+): UserError {
+  return new UserError(`invalid image reference ${JSON.stringify(text)}: ${why}`, { code, image: text });
 }
 
 /** Parses a reference; throws a UserError that says what is wrong with it. */
@@ -51,7 +55,13 @@ export function parseReference(text: string): ImageReference {
     digest = rest.slice(at + 1);
     rest = rest.slice(0, at);
     if (!DIGEST_RE.test(digest)) throw invalid(text, `malformed digest ${JSON.stringify(digest)}`);
-    if (digest.startsWith('sha256:') && !/^sha256:[a-f0-9]{64}$/.test(digest)) {
+    if (!digest.startsWith('sha256:'))
+      throw invalid(
+        text,
+        `digest algorithm ${digest.split(':')[0]} is not supported (only sha256)`,
+        'unsupported',
+      );
+    if (!/^sha256:[a-f0-9]{64}$/.test(digest)) {
       throw invalid(text, 'a sha256 digest has 64 lowercase hexadecimal characters');
     }
   }
@@ -79,6 +89,9 @@ export function parseReference(text: string): ImageReference {
     domain = first;
     path = rest.slice(slash + 1);
     if (!DOMAIN_RE.test(domain)) throw invalid(text, `malformed registry host ${JSON.stringify(domain)}`);
+    const port = /:(\d+)$/.exec(domain)?.[1];
+    if (port !== undefined && !(Number(port) >= 1 && Number(port) <= 65535))
+      throw invalid(text, `port ${port} of registry ${domain} is not between 1 and 65535`);
   }
   if (domain === LEGACY_DEFAULT_DOMAIN) domain = DEFAULT_DOMAIN;
   if (path !== path.toLowerCase()) throw invalid(text, 'repository names must be lowercase');

@@ -1,8 +1,9 @@
-import { UserError } from '../util/errors.js';
+import { UserError, type ErrorFacts } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { parseChallenges, type Challenge } from './challenge.js';
 import type { CredentialStore, Credentials } from './credentials.js';
-import type { Transport } from './transport.js';
+import { readCapped, TooLargeError } from './read-capped.js';
+import { describeError, header, NetworkError, type HttpResponse, type Transport } from './transport.js';
 
 interface Token {
   value: string;
@@ -20,6 +21,7 @@ export class Authenticator {
   private readonly challenges = new Map<string, Challenge>();
   private readonly tokens = new Map<string, Token>();
   private readonly pending = new Map<string, Promise<Token>>();
+  private readonly masked = new Set<string>();
 
   constructor(
     private readonly transport: Transport,
@@ -32,7 +34,7 @@ export class Authenticator {
     const challenge = this.challenges.get(origin);
     if (!challenge) return undefined;
     if (challenge.scheme === 'basic') {
-      const creds = await this.credentials.get(domain);
+      const creds = await this.credentialsFor(domain);
       return creds ? basic(creds) : undefined;
     }
     const token = await this.token(origin, domain, scope, challenge);
@@ -91,67 +93,163 @@ export class Authenticator {
 
   private async fetchToken(domain: string, scope: string, challenge: Challenge): Promise<Token> {
     const realm = challenge.params.realm;
+    const facts = { registry: domain };
     if (!realm)
-      throw new UserError(`registry ${domain} asked for a bearer token but named no token service (realm)`);
-    const url = new URL(realm);
+      throw new UserError(`registry ${domain} asked for a bearer token but named no token service (realm)`, {
+        ...facts,
+        code: 'unsupported',
+      });
+    let url: URL;
+    try {
+      url = new URL(realm);
+    } catch {
+      throw new UserError(
+        `registry ${domain} names a token service that is not a URL: ${JSON.stringify(realm)}`,
+        {
+          ...facts,
+          code: 'malformed',
+        },
+      );
+    }
     if (
       url.protocol !== 'https:' &&
       !(url.protocol === 'http:' && this.transport.allowsPlainHttp(url.host))
     ) {
       throw new UserError(
-        `registry ${domain} sends us to token service ${url.origin} over plain HTTP; refusing (add --insecure-registry ${url.host} if you trust it)`,
+        `registry ${domain} sends us to token service ${url.origin} over plain HTTP; refusing`,
+        {
+          ...facts,
+          host: url.host,
+          code: 'plain-http',
+        },
       );
     }
-    const creds = await this.credentials.get(domain);
-    const service = challenge.params.service;
-    let res;
-    if (creds?.identityToken) {
-      // An identity token is an OAuth2 refresh token: exchange it with a form POST.
-      const form = new URLSearchParams({
-        grant_type: 'refresh_token',
-        refresh_token: creds.identityToken,
-        client_id: 'cache-images',
-        scope,
-        ...(service ? { service } : {}),
-      });
-      this.logger.secret(creds.identityToken);
-      res = await this.transport.request(
-        'POST',
-        url,
-        { 'content-type': 'application/x-www-form-urlencoded' },
-        undefined,
-        form.toString(),
-      );
-    } else {
-      if (service) url.searchParams.set('service', service);
-      url.searchParams.append('scope', scope);
-      if (creds) this.logger.secret(creds.password);
-      res = await this.transport.request(
-        'GET',
-        url,
-        { accept: 'application/json' },
-        creds ? basic(creds) : undefined,
-      );
-    }
+    const creds = await this.credentialsFor(domain);
+    const res = await this.requestToken(url, domain, scope, challenge.params.service, creds);
+    const service = `token service ${url.origin} of registry ${domain}`;
+    const tokenFacts = { ...facts, host: url.host };
     if (res.status === 401 || res.status === 403) {
       await res.body.dump();
       throw new UserError(
         creds
-          ? `registry ${domain} refused the credentials from your docker config (token service answered HTTP ${res.status}): run docker login ${domain} again`
-          : `registry ${domain} requires a login to pull (token service answered HTTP ${res.status}): run docker login ${domain}, or use docker/login-action in the workflow`,
+          ? `registry ${domain} refused the credentials from your docker config (token service answered HTTP ${res.status})`
+          : `registry ${domain} requires a login to pull (token service answered HTTP ${res.status})`,
+        { ...tokenFacts, code: 'denied' },
       );
     }
     if (res.status !== 200) {
       await res.body.dump();
-      throw new UserError(`token service ${url.origin} of registry ${domain} answered HTTP ${res.status}`);
+      throw new UserError(`${service} answered HTTP ${res.status}`, {
+        ...tokenFacts,
+        code: 'registry-failing',
+      });
     }
-    const body = (await res.body.json()) as { token?: string; access_token?: string; expires_in?: number };
+    const body = await readTokenBody(res, service, tokenFacts);
     const value = body.token || body.access_token;
-    if (!value) throw new UserError(`token service ${url.origin} of registry ${domain} returned no token`);
+    if (typeof value !== 'string' || !value)
+      throw new UserError(`${service} returned no token`, { ...tokenFacts, code: 'malformed' });
     this.logger.secret(value);
     const ttl = typeof body.expires_in === 'number' && body.expires_in > 0 ? body.expires_in : 60;
     return { value, expiresAt: Date.now() + ttl * 1000 };
   }
+
+  /** The token request: an OAuth2 refresh-token POST for identity tokens, else a GET with Basic. */
+  private async requestToken(
+    realm: URL,
+    domain: string,
+    scope: string,
+    service: string | undefined,
+    creds: Credentials | undefined,
+  ): Promise<HttpResponse> {
+    const url = new URL(realm);
+    try {
+      if (creds?.identityToken) {
+        const form = new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: creds.identityToken,
+          client_id: 'cache-images',
+          scope,
+          ...(service ? { service } : {}),
+        });
+        return await this.transport.request({
+          method: 'POST',
+          url,
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: form.toString(),
+        });
+      }
+      if (service) url.searchParams.set('service', service);
+      url.searchParams.append('scope', scope);
+      return await this.transport.request({
+        method: 'GET',
+        url,
+        headers: { accept: 'application/json' },
+        authorization: creds ? basic(creds) : undefined,
+      });
+    } catch (err) {
+      if (!(err instanceof NetworkError)) throw err;
+      throw new UserError(
+        `cannot reach token service ${url.origin} of registry ${domain}: ${describeError(err.cause ?? err)}`,
+        { code: err.code, registry: domain, host: url.host, cause: err },
+      );
+    }
+  }
+
+  /**
+   * Every form a credential can take in a log line is masked before the first request
+   * carries it: the password, user:password, its base64 (the Basic header and config.json's
+   * `auth`), and identity tokens.
+   */
+  private async credentialsFor(domain: string): Promise<Credentials | undefined> {
+    const creds = await this.credentials.get(domain);
+    if (creds) {
+      // Once each: in the action every call prints an add-mask command.
+      for (const secret of [creds.password, creds.identityToken, ...credentialForms(creds)]) {
+        if (!secret || this.masked.has(secret)) continue;
+        this.masked.add(secret);
+        this.logger.secret(secret);
+      }
+    }
+    return creds;
+  }
+}
+
+/** user:password and its base64, as config.json and the Authorization header carry them. */
+function credentialForms(creds: Credentials): string[] {
+  if (!creds.password) return [];
+  const pair = `${creds.username}:${creds.password}`;
+  return [pair, Buffer.from(pair).toString('base64')];
+}
+
+/** Token responses are a few KiB of JSON; more is not a token service. */
+const TOKEN_BODY_CAP = 1024 * 1024;
+
+async function readTokenBody(
+  res: HttpResponse,
+  service: string,
+  facts: ErrorFacts,
+): Promise<{ token?: unknown; access_token?: unknown; expires_in?: unknown }> {
+  let text: string;
+  try {
+    text = (await readCapped(res.body, TOKEN_BODY_CAP)).toString('utf8');
+  } catch (err) {
+    if (!(err instanceof TooLargeError)) throw err;
+    throw new UserError(`${service} answered with more than ${TOKEN_BODY_CAP} bytes, which is not a token`, {
+      ...facts,
+      code: 'too-large',
+    });
+  }
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed;
+  } catch {
+    // Not JSON: said below.
+  }
+  const type = header(res, 'content-type') ?? 'no content type';
+  throw new UserError(`${service} answered with something that is not a JSON token (${type})`, {
+    ...facts,
+    code: 'malformed',
+  });
 }
 
 function basic(creds: Credentials): string {

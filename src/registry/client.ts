@@ -1,14 +1,19 @@
+import type { Descriptor, ImageConfig, ManifestDocument } from '../oci/documents.js';
 import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
+import { DocumentError, parseConfig, parseManifest } from '../oci/parse.js';
 import { registryHost, type ImageReference } from '../references/reference.js';
 import { errorMessage, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { Authenticator } from './auth.js';
 import { CredentialStore } from './credentials.js';
+import { readCapped, TooLargeError } from './read-capped.js';
+import { checkResponse, refError, where } from './refusal.js';
+import { ResumeExhausted, streamWithResume, type BlobSink } from './resume.js';
 import {
   describeError,
+  formatSeconds,
   header,
-  isCertificateError,
   isRetryableError,
   NetworkError,
   sleep,
@@ -17,17 +22,14 @@ import {
   type TransportOptions,
 } from './transport.js';
 
-/** Where a blob's bytes go: the layout's BlobWriter satisfies it. */
-export interface BlobSink {
-  readonly written: number;
-  write(chunk: Buffer): Promise<void>;
-  reset(): Promise<void>;
-}
+export type { BlobSink } from './resume.js';
 
 export interface ManifestBytes {
   digest: string;
+  /** The document's own mediaType, else the registry's Content-Type when that is a manifest type. */
   mediaType: string;
   bytes: Buffer;
+  document: ManifestDocument;
 }
 
 export interface ResolvedTag {
@@ -42,13 +44,15 @@ export interface RegistryClientOptions extends TransportOptions {
   mirrors?: Record<string, string[]>;
 }
 
-/** A manifest larger than this is not a manifest (registries cap them at 4 MiB). */
-const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+/** Registries cap manifests at 4 MiB (skopeo and containerd too); twice that is generous. */
+export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
+/** Image configs are JSON documents of a few KiB; the largest seen in the wild are under 1 MiB. */
+export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
 
 /**
  * The distribution protocol: tag resolution, manifests by digest, blob streams. Auth and HTTP
- * details live in Authenticator and Transport; this layer knows URLs, status codes and what
- * to tell the user when a registry says no.
+ * details live in Authenticator and Transport; this layer knows URLs and status codes, and
+ * turns every failure into a UserError with a code and the image, registry and blob.
  */
 export class RegistryClient {
   readonly transport: Transport;
@@ -73,7 +77,7 @@ export class RegistryClient {
   async resolveTag(ref: ImageReference): Promise<ResolvedTag> {
     if (!ref.tag) throw new Error(`resolveTag needs a tag: ${ref.original}`);
     const res = await this.send('HEAD', ref, `manifests/${ref.tag}`, { accept: MANIFEST_ACCEPT });
-    await this.check(res, ref, `tag ${ref.tag}`);
+    await checkResponse(res, ref, `tag ${ref.tag}`);
     await res.body.dump();
     const digest = header(res, 'docker-content-digest');
     const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
@@ -84,87 +88,183 @@ export class RegistryClient {
     return { digest: m.digest, mediaType: m.mediaType, size: m.bytes.length };
   }
 
-  /** Fetches a manifest or index by digest (or tag) and checks its bytes against the digest. */
+  /**
+   * Fetches a manifest or index by digest (or tag), at most MAX_MANIFEST_BYTES, checks its bytes
+   * against the digest and parses it; `mediaType` is what index.json should record.
+   */
   async fetchManifest(ref: ImageReference, digestOrTag: string): Promise<ManifestBytes> {
-    const res = await this.send('GET', ref, `manifests/${digestOrTag}`, { accept: MANIFEST_ACCEPT });
-    await this.check(res, ref, isDigest(digestOrTag) ? `manifest ${digestOrTag}` : `tag ${digestOrTag}`);
-    const length = Number(header(res, 'content-length') ?? 0);
-    if (length > MAX_MANIFEST_BYTES) {
-      await res.body.dump();
-      throw new UserError(
-        `${this.where(ref)}: manifest ${digestOrTag} is ${length} bytes, too large for a manifest`,
-      );
-    }
-    const bytes = Buffer.from(await res.body.arrayBuffer());
+    const pinned = isDigest(digestOrTag);
+    const what = pinned ? `manifest ${digestOrTag}` : `tag ${digestOrTag}`;
+    const blob = pinned ? digestOrTag : undefined;
+    const accept = { accept: MANIFEST_ACCEPT };
+    const read = await this.readDocument(ref, `manifests/${digestOrTag}`, what, MAX_MANIFEST_BYTES, accept);
+    const { bytes, res } = read;
     const digest = sha256Digest(bytes);
     const claimed = header(res, 'docker-content-digest');
-    if (isDigest(digestOrTag) && digest !== digestOrTag) {
-      throw new UserError(
-        `${this.where(ref)}: manifest ${digestOrTag} arrived with digest ${digest}: the registry or a proxy altered it`,
-      );
+    const altered = pinned && digest !== digestOrTag;
+    if (altered || (claimed && isDigest(claimed) && claimed !== digest)) {
+      const why = altered
+        ? `arrived with digest ${digest}: the registry or a proxy altered it`
+        : `hashes to ${digest} but the registry says ${claimed}`;
+      throw refError(ref, 'corrupt', `${what} ${why}`, { blob });
     }
-    if (claimed && isDigest(claimed) && claimed !== digest) {
-      throw new UserError(
-        `${this.where(ref)}: manifest for ${digestOrTag} hashes to ${digest} but the registry says ${claimed}`,
-      );
-    }
-    const mediaType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
-    return { digest, mediaType, bytes };
+    const contentType = (header(res, 'content-type') ?? '').split(';')[0]?.trim() ?? '';
+    const document = this.parsed(ref, digest, () => parseManifest(bytes, contentType));
+    return { digest, mediaType: document.mediaType, bytes, document };
   }
 
   /**
-   * Downloads a blob into `sink`, following redirects to blob storage (without our
-   * Authorization). A connection cut mid-body resumes with `Range` from the bytes already
-   * received; a server that answers 200 instead of 206 sends everything again.
+   * A small blob (an image config) read into memory, at most `cap` bytes, checked against the
+   * descriptor's digest and size. Large blobs go through downloadBlob instead.
    */
-  async downloadBlob(ref: ImageReference, digest: string, sink: BlobSink): Promise<void> {
-    let failures = 0;
-    for (;;) {
-      const offset = sink.written;
-      const res = await this.send(
-        'GET',
+  async fetchBlobBytes(
+    ref: ImageReference,
+    descriptor: Pick<Descriptor, 'digest' | 'size'>,
+    cap = MAX_CONFIG_BYTES,
+  ): Promise<Buffer> {
+    const { digest, size } = descriptor;
+    const what = `blob ${digest}`;
+    const { bytes } = await this.readDocument(ref, `blobs/${digest}`, what, Math.min(cap, size), {}, digest);
+    const actual = sha256Digest(bytes);
+    if (actual !== digest || bytes.length !== size)
+      throw refError(
         ref,
-        `blobs/${digest}`,
-        offset > 0 ? { range: `bytes=${offset}-` } : {},
+        'corrupt',
+        `${what} is corrupt (${bytes.length} bytes hashing to ${actual}, expected ${size} bytes): nothing was stored`,
+        { blob: digest },
       );
-      if (res.status === 206) {
-        const start = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')?.[1];
-        if (Number(start) !== offset) {
-          // A range we did not ask for: start over rather than splice wrong bytes.
-          await res.body.dump();
-          await sink.reset();
-          continue;
-        }
-      } else {
-        await this.check(res, ref, `blob ${digest}`);
-        if (offset > 0) await sink.reset();
-      }
-      const before = sink.written;
-      try {
-        for await (const chunk of res.body as AsyncIterable<Buffer>) await sink.write(chunk);
-        return;
-      } catch (err) {
+    return bytes;
+  }
+
+  /** An image config, fetched with fetchBlobBytes and parsed. */
+  async fetchConfig(
+    ref: ImageReference,
+    descriptor: Pick<Descriptor, 'digest' | 'size'>,
+  ): Promise<{
+    bytes: Buffer;
+    config: ImageConfig;
+  }> {
+    const bytes = await this.fetchBlobBytes(ref, descriptor);
+    return { bytes, config: this.parsed(ref, descriptor.digest, () => parseConfig(bytes)) };
+  }
+
+  /** Runs a parser, turning its DocumentError into one naming the image, registry and document. */
+  private parsed<T>(ref: ImageReference, digest: string, parse: () => T): T {
+    try {
+      return parse();
+    } catch (err) {
+      if (!(err instanceof DocumentError)) throw err;
+      throw refError(ref, err.code ?? 'malformed', `${digest}: ${err.message}`, { blob: digest });
+    }
+  }
+
+  /**
+   * GETs a document into memory with the cap enforced while streaming, and the same retries as
+   * blobs for a body that is cut or stalls.
+   */
+  private async readDocument(
+    ref: ImageReference,
+    suffix: string,
+    what: string,
+    cap: number,
+    headers: Record<string, string>,
+    blob?: string,
+  ): Promise<{ bytes: Buffer; res: HttpResponse }> {
+    const tooLarge = () =>
+      refError(ref, 'too-large', `${what} is larger than ${cap} bytes, the most accepted for it`, { blob });
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.send('GET', ref, suffix, headers);
+      await checkResponse(res, ref, what, blob);
+      if (Number(header(res, 'content-length') ?? 0) > cap) {
         res.body.destroy();
+        throw tooLarge();
+      }
+      try {
+        return { bytes: await readCapped(res.body, cap), res };
+      } catch (err) {
+        if (err instanceof TooLargeError) throw tooLarge();
         if (!isRetryableError(err)) throw err;
-        // Progress since the last failure earns a fresh set of attempts.
-        failures = sink.written > before ? 1 : failures + 1;
-        if (failures >= this.transport.attempts) {
-          throw new UserError(
-            `${this.where(ref)}: downloading blob ${digest} failed ${failures} times: ${describeError(err)}`,
+        if (attempt >= this.transport.attempts)
+          throw refError(
+            ref,
+            'registry-failing',
+            `reading ${what} failed ${attempt} times: ${this.describe(err)}`,
+            { blob, cause: err },
           );
-        }
-        const wait = this.transport.backoff(failures);
-        this.logger.debug(
-          `blob ${digest} cut at ${sink.written} bytes (${describeError(err)}); resuming in ${wait} ms`,
-        );
+        const wait = this.transport.backoff(attempt);
+        this.logger.debug(`${what}: ${this.describe(err)}; retrying in ${wait} ms`);
         await sleep(wait);
       }
     }
   }
 
-  /** `image X on registry Y`: the prefix of every message about a request. */
+  /** A failure in words, with the idle timeout in seconds where that is what happened. */
+  private describe(err: unknown): string {
+    const text = describeError(err);
+    return text.includes('idle timeout')
+      ? `no bytes for ${formatSeconds(this.transport.idleTimeoutMs)}`
+      : text;
+  }
+
+  /**
+   * Downloads a blob into `sink`, following redirects to blob storage (without our
+   * Authorization). A body cut or stalled mid-way resumes with `Range` from the bytes already
+   * received; a server that answers 200 instead of 206 sends everything again.
+   */
+  async downloadBlob(ref: ImageReference, digest: string, sink: BlobSink): Promise<void> {
+    const what = `blob ${digest}`;
+    const open = async (offset: number) => {
+      for (;;) {
+        const res = await this.send(
+          'GET',
+          ref,
+          `blobs/${digest}`,
+          offset > 0 ? { range: `bytes=${offset}-` } : {},
+        );
+        if (res.status === 206) {
+          const start = /^bytes (\d+)-/.exec(header(res, 'content-range') ?? '')?.[1];
+          if (Number(start) === offset) return res.body as HttpResponse['body'] & AsyncIterable<Buffer>;
+          // A range we did not ask for: start over rather than splice wrong bytes.
+          await res.body.dump();
+          await sink.reset();
+          offset = 0;
+          continue;
+        }
+        await checkResponse(res, ref, what, digest);
+        if (offset > 0) await sink.reset();
+        return res.body as HttpResponse['body'] & AsyncIterable<Buffer>;
+      }
+    };
+    try {
+      await streamWithResume(
+        sink,
+        open,
+        { attempts: this.transport.attempts, backoff: (n) => this.transport.backoff(n), logger: this.logger },
+        what,
+      );
+    } catch (err) {
+      if (!(err instanceof ResumeExhausted)) throw err;
+      throw refError(ref, 'registry-failing', `downloading ${what}: ${this.exhausted(err)}`, {
+        blob: digest,
+        cause: err.last,
+      });
+    }
+  }
+
+  /**
+   * What the registry kept doing, in words: "cut the download 5 times, never past byte 100118".
+   * The furthest byte, not each cut: bytes that arrived just before a reset may never reach us,
+   * so the same cut on the server shows as slightly different ones here.
+   */
+  private exhausted(err: ResumeExhausted): string {
+    const last = this.describe(err.last);
+    const done = last.startsWith('no bytes') ? 'the download stalled' : 'the registry cut the download';
+    return `${done} ${err.cuts.length} times, never past byte ${err.furthest} (${last})`;
+  }
+
+  /** `image X (registry Y)`: the prefix of every message about a request. */
   where(ref: ImageReference): string {
-    return `image ${ref.original} (registry ${ref.domain})`;
+    return where(ref);
   }
 
   /**
@@ -209,33 +309,28 @@ export class RegistryClient {
     const url = new URL(`/v2/${ref.path}/${suffix}`, base);
     const scope = `repository:${ref.path}:pull`;
     for (let round = 0; ; round++) {
-      const authorization = await this.auth.authorization(base.origin, credentialsFor, scope);
+      const authorization = await this.auth
+        .authorization(base.origin, credentialsFor, scope)
+        .catch((err: unknown) => Promise.reject(err instanceof UserError ? err.forImage(ref.original) : err));
       let res: HttpResponse;
       try {
-        res = await this.transport.request(method, url, headers, authorization);
+        res = await this.transport.request({ method, url, headers, authorization });
       } catch (err) {
-        if (err instanceof NetworkError) {
-          throw new UserError(
-            `${this.where(ref)}: cannot reach ${err.url.origin}: ${describeError(err.cause ?? err)}`,
-            {
-              cause: err,
-            },
-          );
-        }
-        throw err;
+        if (!(err instanceof NetworkError)) throw err;
+        throw refError(ref, err.code, `cannot reach ${err.url.origin}: ${this.describe(err.cause ?? err)}`, {
+          host: err.url.host,
+          cause: err,
+        });
       }
       if (res.status !== 401 || round >= 2) return res;
       // Hand the 401 back untouched (its body explains it) unless a retry can do better.
-      if (
-        !(await this.auth.unauthorized(
-          base.origin,
-          header(res, 'www-authenticate'),
-          scope,
-          authorization !== undefined,
-        ))
-      ) {
-        return res;
-      }
+      const retry = await this.auth.unauthorized(
+        base.origin,
+        header(res, 'www-authenticate'),
+        scope,
+        authorization !== undefined,
+      );
+      if (!retry) return res;
       await res.body.dump();
     }
   }
@@ -257,82 +352,95 @@ export class RegistryClient {
 
   private async ping(ref: ImageReference, host: string): Promise<URL> {
     const plain = this.transport.allowsPlainHttp(host);
-    let failure = '';
+    let failure: NetworkError | string | undefined;
     for (const scheme of plain ? ['https', 'http'] : ['https']) {
       const url = new URL(`${scheme}://${host}/v2/`);
       try {
-        const res = await this.transport.request('GET', url, { accept: 'application/json' });
+        const res = await this.transport.request({
+          method: 'GET',
+          url,
+          headers: { accept: 'application/json' },
+        });
         await res.body.dump();
         if (res.status === 401) this.auth.learn(url.origin, header(res, 'www-authenticate'));
         if (res.status === 200 || res.status === 401 || res.status === 404)
           return new URL(`${scheme}://${host}/`);
-        failure ||= `GET ${url.href} answered HTTP ${res.status}`;
+        failure ??= `GET ${url.href} answered HTTP ${res.status}`;
       } catch (err) {
         // Only a failed connection means "unreachable"; anything else is a bug to surface as it is.
         if (!(err instanceof NetworkError)) throw err;
-        const cause = err.cause ?? err;
-        this.logger.debug(`${url.href}: ${describeError(cause)}`);
-        if (isCertificateError(cause)) {
-          // The server speaks TLS, so plain HTTP will not help: say what will.
-          throw new UserError(
-            `${this.where(ref)}: the TLS certificate of ${host} is not trusted (${describeError(cause)}): pass its CA with --ca-file (action: NODE_EXTRA_CA_CERTS), or list it with --insecure-registry ${host} to skip verification`,
+        this.logger.debug(`${url.href}: ${describeError(err.cause ?? err)}`);
+        // The server speaks TLS, so plain HTTP will not help.
+        if (err.code === 'untrusted-certificate')
+          throw refError(
+            ref,
+            err.code,
+            `the TLS certificate of ${host} is not trusted (${describeError(err.cause)})`,
+            {
+              host,
+              cause: err,
+            },
           );
-        }
-        failure ||= describeError(cause);
+        failure ??= err;
       }
     }
-    throw new UserError(
-      `${this.where(ref)}: cannot reach the registry at ${host}: ${failure}` +
-        (plain ? '' : ` (a plain-HTTP registry must be listed with --insecure-registry ${host})`),
-    );
+    if (
+      failure instanceof NetworkError &&
+      failure.code === 'unreachable' &&
+      (await this.answersPlainHttp(host))
+    )
+      throw refError(
+        ref,
+        'plain-http',
+        `${host} failed over HTTPS (${describeError(failure.cause)}) but answers plain HTTP`,
+        {
+          host,
+          cause: failure,
+        },
+      );
+    if (typeof failure === 'string' || failure === undefined)
+      throw refError(
+        ref,
+        'registry-failing',
+        `the registry at ${host} is failing: ${failure ?? 'no answer'}`,
+        { host },
+      );
+    throw refError(ref, failure.code, this.unreachable(host, failure), { host, cause: failure });
   }
 
-  /** Turns a registry's refusal into a message that says what to do. */
-  private async check(res: HttpResponse, ref: ImageReference, what: string): Promise<void> {
-    if (res.status === 200 || res.status === 206) return;
-    let detail = '';
+  /**
+   * Whether a host that failed over HTTPS answers plain HTTP, so the error can say so. Only
+   * /v2/ is asked, once and without credentials; the answer is never used for anything else.
+   */
+  private async answersPlainHttp(host: string): Promise<boolean> {
+    if (this.transport.allowsPlainHttp(host)) return false;
     try {
-      const parsed = JSON.parse(await res.body.text()) as { errors?: { code?: string; message?: string }[] };
-      detail = parsed.errors?.map((e) => e.code ?? e.message).join(', ') ?? '';
+      const res = await this.transport.request({
+        method: 'GET',
+        url: new URL(`http://${host}/v2/`),
+        attempts: 1,
+      });
+      await res.body.dump();
+      return true;
     } catch {
-      // No JSON error body (a HEAD answer): the status says enough.
+      return false;
     }
-    const suffix = detail ? ` (${detail})` : '';
-    const where = this.where(ref);
-    switch (res.status) {
-      case 401:
-      case 403:
-        throw new UserError(
-          `${where}: access to ${what} denied, HTTP ${res.status}${suffix}: check the name, or log in with docker login ${ref.domain} (docker/login-action in a workflow)`,
-        );
-      case 404:
-        throw new UserError(`${where}: ${what} not found, HTTP 404${suffix}: check the image name and tag`);
-      case 429:
-        throw new UserError(
-          `${where}: rate limit hit, HTTP 429${rateLimitDetail(res)}: log in to raise the limit (anonymous pulls have the lowest), or use a mirror (--mirror)`,
-        );
+  }
+
+  /** Why a host could not be reached, by what the connection said. */
+  private unreachable(host: string, err: NetworkError): string {
+    const cause = describeError(err.cause ?? err);
+    switch (err.code) {
+      case 'dns':
+        return `the name ${host.replace(/:\d+$/, '')} did not resolve (${cause})`;
+      case 'plain-http':
+        return `${host} answered HTTPS with plain HTTP (${cause})`;
       default:
-        throw new UserError(`${where}: fetching ${what} failed, HTTP ${res.status}${suffix}`);
+        return `cannot reach the registry at ${host}: ${cause}`;
     }
   }
 
   async close(): Promise<void> {
     await this.transport.close();
   }
-}
-
-/**
- * What the registry says of its limit: Docker Hub sends `ratelimit-limit: 100;w=21600` and
- * `ratelimit-remaining`; others send the IETF `ratelimit-reset` or Retry-After.
- */
-function rateLimitDetail(res: HttpResponse): string {
-  const parts: string[] = [];
-  const limit = /^(\d+)(?:;w=(\d+))?/.exec(header(res, 'ratelimit-limit') ?? '');
-  if (limit)
-    parts.push(`limit ${limit[1]}${limit[2] ? ` per ${Math.round(Number(limit[2]) / 3600)} h` : ''}`);
-  const remaining = /^(\d+)/.exec(header(res, 'ratelimit-remaining') ?? '');
-  if (remaining) parts.push(`${remaining[1]} remaining`);
-  const reset = header(res, 'ratelimit-reset') ?? header(res, 'retry-after');
-  if (reset) parts.push(/^\d+$/.test(reset) ? `resets in ${reset} s` : `resets at ${reset}`);
-  return parts.length ? ` (${parts.join(', ')})` : '';
 }

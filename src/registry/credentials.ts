@@ -39,12 +39,15 @@ function keysFor(domain: string): string[] {
 export class CredentialStore {
   private config?: Promise<DockerConfig | undefined>;
   private readonly extra = new Map<string, Credentials>();
+  /** One look-up per registry per run: a credential helper may be slow, or prompt a keychain. */
+  private readonly found = new Map<string, Promise<Credentials | undefined>>();
 
   constructor(private readonly configDir = process.env.DOCKER_CONFIG || join(homedir(), '.docker')) {}
 
   /** Credentials supplied by the caller (e.g. the action's github-token), used when config has none. */
   setFallback(domain: string, credentials: Credentials): void {
     this.extra.set(domain, credentials);
+    this.found.delete(domain);
   }
 
   private load(): Promise<DockerConfig | undefined> {
@@ -64,7 +67,16 @@ export class CredentialStore {
     return this.config;
   }
 
-  async get(domain: string): Promise<Credentials | undefined> {
+  get(domain: string): Promise<Credentials | undefined> {
+    let found = this.found.get(domain);
+    if (!found) {
+      found = this.lookUp(domain);
+      this.found.set(domain, found);
+    }
+    return found;
+  }
+
+  private async lookUp(domain: string): Promise<Credentials | undefined> {
     const config = await this.load();
     const keys = keysFor(domain);
     for (const key of keys) {

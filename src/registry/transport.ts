@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { rootCertificates } from 'node:tls';
 import { Agent, EnvHttpProxyAgent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { ErrorCode } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { allowsPlainHttp, isListedInsecure } from './hosts.js';
 
@@ -15,27 +16,41 @@ export interface HttpResponse {
   url: URL;
 }
 
+/** One request: `authorization` goes only to `url`'s own origin, never along a redirect. */
+export interface RequestOptions {
+  method: Method;
+  url: URL;
+  headers?: Headers;
+  authorization?: string;
+  body?: string;
+  /** Tries for this request, fewer than the transport's for a probe. */
+  attempts?: number;
+}
+
 export interface TransportOptions {
   /** Hosts (host or host:port) allowed over plain HTTP or unverified TLS, besides loopback. */
   insecureHosts?: string[];
   /** Files of extra PEM CA certificates trusted for TLS, on top of the system roots and NODE_EXTRA_CA_CERTS. */
   caFiles?: string[];
-  /** Connections per host; requests beyond it queue in that host's pool. */
+  /** Connections per origin; requests beyond it queue in that origin's pool. */
   connectionsPerHost?: number;
-  /** Attempts for retryable failures (connection errors, 408, 429, 5xx). */
+  /** Attempts for retryable failures (connection errors, 408, 429, 5xx, cut or stalled bodies). */
   attempts?: number;
   /** Base of the exponential backoff, in ms. */
   backoffMs?: number;
-  /** Longest wait honoured from Retry-After, in ms. */
+  /** Longest wait honoured from Retry-After, in ms; a registry that asks for more is not retried. */
   maxRetryAfterMs?: number;
+  /** A response whose headers or next body bytes take longer than this (ms) is abandoned (default 30 s). */
+  idleTimeoutMs?: number;
   logger: Logger;
 }
 
 const RETRY_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 const MAX_REDIRECTS = 5;
 
-/** Thrown when a request could not get an answer after every retry. */
+/** Thrown when a request could not get an answer after every retry; `code` says why. */
 export class NetworkError extends Error {
+  readonly code: ErrorCode;
   constructor(
     message: string,
     readonly url: URL,
@@ -43,6 +58,7 @@ export class NetworkError extends Error {
   ) {
     super(message, options);
     this.name = 'NetworkError';
+    this.code = networkErrorCode(options?.cause);
   }
 }
 
@@ -52,10 +68,11 @@ function proxyConfigured(): boolean {
 }
 
 /**
- * HTTP for registries: one connection pool per origin (undici's Agent keeps them), retries
- * with backoff and jitter, Retry-After, HTTPS_PROXY/NO_PROXY from the environment, and
- * redirects that never carry Authorization to another origin (presigned CDN URLs reject it,
- * and the credentials belong to the registry alone).
+ * HTTP for registries: one connection pool per origin (undici's Agent keeps them, so blob
+ * storage behind a redirect has its own), HTTP/2 where TLS offers it, keep-alive after HEAD,
+ * retries with backoff and jitter, capped Retry-After, HTTPS_PROXY/NO_PROXY from the
+ * environment, and redirects that never carry Authorization to another origin (presigned CDN
+ * URLs reject it, and the credentials belong to the registry alone).
  */
 export class Transport {
   private readonly options: Required<Omit<TransportOptions, 'logger'>> & { logger: Logger };
@@ -71,11 +88,16 @@ export class Transport {
       attempts: options.attempts ?? 5,
       backoffMs: options.backoffMs ?? 250,
       maxRetryAfterMs: options.maxRetryAfterMs ?? 60_000,
+      idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     };
   }
 
   get attempts(): number {
     return this.options.attempts;
+  }
+
+  get idleTimeoutMs(): number {
+    return this.options.idleTimeoutMs;
   }
 
   /** Plain HTTP allowed (loopback, or listed by the user). */
@@ -91,8 +113,10 @@ export class Transport {
       const tls = { rejectUnauthorized: !insecure, ...this.trustedCertificates() };
       const common = {
         connections: this.options.connectionsPerHost,
-        headersTimeout: 60_000,
-        bodyTimeout: 60_000,
+        // One TLS connection multiplexes every request to a registry that speaks HTTP/2.
+        allowH2: true,
+        headersTimeout: this.options.idleTimeoutMs,
+        bodyTimeout: this.options.idleTimeoutMs,
       };
       dispatcher = proxyConfigured()
         ? new EnvHttpProxyAgent({ ...common, connect: tls, requestTls: tls })
@@ -114,23 +138,15 @@ export class Transport {
     return { ca: [...rootCertificates, ...extra.map((f) => readFileSync(f, 'utf8'))] };
   }
 
-  /**
-   * One request with retries and redirects. `authorization` is sent only to `url`'s own origin.
-   * The caller must consume or dump the body.
-   */
-  async request(
-    method: Method,
-    url: URL,
-    headers: Headers,
-    authorization?: string,
-    body?: string,
-  ): Promise<HttpResponse> {
+  /** One request with retries and redirects. The caller must consume or dump the body. */
+  async request(options: RequestOptions): Promise<HttpResponse> {
+    const { method, url, authorization, body } = options;
     const authOrigin = url.origin;
     let current = url;
     for (let hop = 0; ; hop++) {
-      const sendHeaders = { ...headers };
-      if (authorization && current.origin === authOrigin) sendHeaders.authorization = authorization;
-      const res = await this.requestWithRetries(method, current, sendHeaders, body);
+      const headers = { ...options.headers };
+      if (authorization && current.origin === authOrigin) headers.authorization = authorization;
+      const res = await this.requestWithRetries(method, current, headers, body, options.attempts);
       if (res.status >= 300 && res.status < 400 && res.headers.location) {
         await res.body.dump();
         if (hop >= MAX_REDIRECTS) throw new NetworkError(`too many redirects from ${url.href}`, url);
@@ -153,10 +169,11 @@ export class Transport {
     url: URL,
     headers: Headers,
     body?: string,
+    attempts = this.options.attempts,
   ): Promise<HttpResponse> {
-    const { attempts, logger } = this.options;
+    const { logger } = this.options;
     for (let attempt = 1; ; attempt++) {
-      let res: HttpResponse | undefined;
+      let res: HttpResponse;
       try {
         const r = await this.dispatcher(url).request({
           origin: url.origin,
@@ -164,6 +181,8 @@ export class Transport {
           path: url.pathname + url.search,
           headers,
           body,
+          // undici closes the connection after every HEAD unless told not to: N tags would cost N connections.
+          ...(method === 'HEAD' ? { reset: false } : {}),
         });
         res = { status: r.statusCode, headers: r.headers, body: r.body, url };
       } catch (err) {
@@ -178,23 +197,20 @@ export class Transport {
         continue;
       }
       if (!RETRY_STATUS.has(res.status) || attempt >= attempts) return res;
+      const asked = retryAfterMs(res.headers['retry-after']);
+      // Waiting less than asked would only earn another refusal: hand the answer back instead.
+      if (asked !== undefined && asked > this.options.maxRetryAfterMs) return res;
       await res.body.dump();
-      const wait = this.retryAfter(res.headers['retry-after']) ?? this.backoff(attempt);
-      logger.debug(`retrying ${url.origin}${url.pathname} in ${wait} ms after HTTP ${res.status}`);
+      const wait = asked ?? this.backoff(attempt);
+      const note = `${url.host} answered HTTP ${res.status}`;
+      // A wait the user notices is said at info level, so a slow run explains itself.
+      if (asked !== undefined && asked >= 1000)
+        logger.info(
+          `${note} and asked to wait ${formatSeconds(asked)}; waiting, attempt ${attempt + 1} of ${attempts}`,
+        );
+      else logger.debug(`${note}; retrying in ${wait} ms, attempt ${attempt + 1} of ${attempts}`);
       await sleep(wait);
     }
-  }
-
-  private retryAfter(value: string | string[] | undefined): number | undefined {
-    if (typeof value !== 'string') return undefined;
-    let ms: number;
-    if (/^\d+$/.test(value.trim())) ms = Number(value.trim()) * 1000;
-    else {
-      const at = Date.parse(value);
-      if (Number.isNaN(at)) return undefined;
-      ms = at - Date.now();
-    }
-    return Math.max(0, Math.min(ms, this.options.maxRetryAfterMs));
   }
 
   /** A wait before retry `attempt` (1-based): exponential with full jitter around the base. */
@@ -209,9 +225,26 @@ export class Transport {
   }
 }
 
+/** Retry-After in ms (seconds or an HTTP date), or undefined when absent or unreadable. */
+export function retryAfterMs(value: string | string[] | undefined): number | undefined {
+  if (typeof value !== 'string') return undefined;
+  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
+}
+
+export function formatSeconds(ms: number): string {
+  const s = ms / 1000;
+  return `${Number.isInteger(s) ? s : s.toFixed(1)} s`;
+}
+
 /** Failures worth another try: the connection, not the request, went wrong. */
 export function isRetryableError(err: unknown): boolean {
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+  if (
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError ||
+    err instanceof undiciErrors.ResponseContentLengthMismatchError
+  )
     return true;
   if (err instanceof undiciErrors.SocketError || err instanceof undiciErrors.ConnectTimeoutError) return true;
   const code = (err as { code?: string }).code;
@@ -229,13 +262,40 @@ const CERTIFICATE_ERRORS = new Set([
   'ERR_TLS_CERT_ALTNAME_INVALID',
 ]);
 
+function errorCodeOf(err: unknown): string {
+  const e = err as { code?: string; cause?: { code?: string } } | undefined;
+  return e?.cause?.code ?? e?.code ?? '';
+}
+
 /** True when TLS failed because the server's certificate is not trusted. */
 export function isCertificateError(err: unknown): boolean {
-  const e = err as { code?: string; cause?: { code?: string } };
-  return CERTIFICATE_ERRORS.has(e.cause?.code ?? e.code ?? '');
+  return CERTIFICATE_ERRORS.has(errorCodeOf(err));
+}
+
+/** True when a TLS handshake got something that is not TLS back: a plain-HTTP server. */
+export function isPlainHttpAnswer(err: unknown): boolean {
+  const code = errorCodeOf(err);
+  const e = err as { message?: string; cause?: { message?: string } } | undefined;
+  const message = `${e?.cause?.message ?? ''} ${e?.message ?? ''}`;
+  return (
+    code === 'ERR_SSL_WRONG_VERSION_NUMBER' ||
+    code === 'ERR_SSL_PACKET_LENGTH_TOO_LONG' ||
+    /wrong version number|packet length too long/i.test(message)
+  );
+}
+
+/** What a failed connection means for the user: a name that did not resolve, a certificate, no answer. */
+export function networkErrorCode(err: unknown): ErrorCode {
+  const code = errorCodeOf(err);
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return 'dns';
+  if (isCertificateError(err)) return 'untrusted-certificate';
+  if (isPlainHttpAnswer(err)) return 'plain-http';
+  return 'unreachable';
 }
 
 export function describeError(err: unknown): string {
+  if (err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.HeadersTimeoutError)
+    return 'no bytes arrived within the idle timeout';
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } };
   const code = e.cause?.code ?? e.code;
   const message = e.cause?.message ?? e.message ?? String(err);

@@ -1,8 +1,10 @@
 import { commandHelp, imageSelection, parseCommandLine, registryAccess } from '../../options/index.js';
 import type { Platform } from '../../oci/documents.js';
-import { cacheKey, resolveDigests } from '../../pipeline/cache-key.js';
+import { cacheKey, tryResolveDigests } from '../../pipeline/cache-key.js';
+import { oneFailure } from '../../pipeline/failures.js';
 import { selectImages } from '../../pipeline/images.js';
-import { RegistryClient } from '../../registry/client.js';
+import { registryClientFrom } from '../../registry/from-options.js';
+import { RegistrySource } from '../../registry/registry-source.js';
 import { UsageError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
 
@@ -25,15 +27,14 @@ export async function keyCommand(args: string[], logger: Logger): Promise<number
   if (!selection.pallet && !selection.images?.length)
     throw new UsageError('no images: give --pallet DIR and/or --image REF (no forklift-pallet.yml here)');
   const { references } = await selectImages({ ...selection, warn: (m) => logger.warn(m) });
-  const registry = registryAccess(v);
-  const client = new RegistryClient({
-    logger,
-    insecureHosts: registry.insecureRegistries,
-    mirrors: registry.mirrors,
-    caFiles: registry.caFiles,
-  });
+  const client = registryClientFrom({ ...registryAccess(v), logger });
   try {
-    const pairs = await resolveDigests(references, client);
+    const { pairs, failures } = await tryResolveDigests(references, new RegistrySource(client));
+    if (failures.length)
+      throw oneFailure(
+        failures.map((f) => f.error),
+        logger,
+      );
     process.stdout.write(`${cacheKey(pairs, v.platform as Platform, v.prefix)}\n`);
   } finally {
     await client.close();
