@@ -212,11 +212,11 @@ describe('file-system failures name the real path', () => {
     mkdirSync(index);
     const read = await userError(store.readIndex());
     expect(read.code).toBe('file-system');
-    expect(read.message).toBe(
-      `${index} is a folder where a file is expected: remove it or choose another path`,
+    expect(read.located).toBe(
+      `${index}: a folder where a file is expected: remove it or choose another path`,
     );
     const write = await userError(store.writeIndex([]));
-    expect(write.message).toBe(read.message);
+    expect(write.located).toBe(read.located);
     // The temporary the write went to is gone, and never named.
     expect(readdirSync(store.dir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
@@ -237,8 +237,8 @@ describe('file-system failures name the real path', () => {
     await writer.write(bytes);
     const err = await userError(writer.commit());
     expect(err.code).toBe('file-system');
-    expect(err.message).toBe(
-      `${store.blobPath(desc.digest)} is a folder where a file is expected: remove it or choose another path`,
+    expect(err.located).toBe(
+      `${store.blobPath(desc.digest)}: a folder where a file is expected: remove it or choose another path`,
     );
   });
 
@@ -246,11 +246,11 @@ describe('file-system failures name the real path', () => {
     const path = join(work, 'dir', '.file.tar.1234-abcdef01.tmp');
     const fail = (code: string) =>
       asFileSystemError(Object.assign(new Error(code), { code }), path) as UserError;
-    expect(fail('ENOSPC').message).toBe(
-      `no space left on the device holding ${join(work, 'dir', 'file.tar')}: free some space there or use another folder`,
+    expect(fail('ENOSPC').located).toBe(
+      `${join(work, 'dir', 'file.tar')}: no space left on device: free some space there or use another folder`,
     );
-    expect(fail('EROFS').message).toContain('is on a read-only file system');
-    expect(fail('EACCES').message).toContain('permission denied writing');
+    expect(fail('EROFS').message).toBe('read-only file system: use a writable folder');
+    expect(fail('EACCES').message).toContain('permission denied');
     expect(fail('EACCES').file).toBe(join(work, 'dir', 'file.tar'));
     const other = new Error('bug');
     expect(asFileSystemError(other, path)).toBe(other);
@@ -274,7 +274,7 @@ describe('checks before any download', () => {
     writeFileSync(join(dir, 'file'), '');
     const err = await userError(checkWritable(join(dir, 'file', 'sub')));
     expect(err.code).toBe('file-system');
-    expect(err.message).toContain(join(dir, 'file', 'sub'));
+    expect(err.file).toBe(join(dir, 'file', 'sub'));
   });
 
   test('checkWritable with needBytes refuses a file system without the room', async () => {
@@ -282,8 +282,8 @@ describe('checks before any download', () => {
     await checkWritable(dir, { needBytes: 1024 });
     const err = await userError(checkWritable(dir, { needBytes: 2 ** 50 }));
     expect(err.code).toBe('file-system');
-    expect(err.message).toMatch(
-      new RegExp(`^no space for 1024\\.0 TiB in ${dir}: its file system has .* free`),
+    expect(err.located).toMatch(
+      new RegExp(`^${dir}: no space for 1024\\.0 TiB: its file system has .* free`),
     );
   });
 
@@ -291,8 +291,8 @@ describe('checks before any download', () => {
     const dir = join(work, `out-${n++}`);
     mkdirSync(join(dir, 'images.tar'), { recursive: true });
     const err = await userError(checkWritableFile(join(dir, 'images.tar')));
-    expect(err.message).toBe(
-      `${join(dir, 'images.tar')} is a folder where a file is expected: remove it or choose another path`,
+    expect(err.located).toBe(
+      `${join(dir, 'images.tar')}: a folder where a file is expected: remove it or choose another path`,
     );
     await checkWritableFile(join(dir, 'other.tar'));
   });

@@ -214,7 +214,7 @@ function lockedError(
 ): UserError {
   return new UserError(
     `the layout ${layoutDir} is still in use by ${describeHolder(h)} after waiting ${formatWait(timeoutMs)}${foreignAdvice(path, h)}`,
-    { code: 'locked', file: layoutDir },
+    { code: 'locked' },
   );
 }
 

@@ -27,7 +27,7 @@ export async function refuseInsideLayout(layoutDir: string, paths: OutputPath[])
     if (path === layout || path.startsWith(layout + sep) || (await hasAncestor(path, layoutId))) {
       throw new UserError(
         `the ${output.what} ${output.path} is inside the layout ${layoutDir}: writing it would damage the layout; choose a path outside it`,
-        { code: 'invalid-input', file: output.path, option: output.option },
+        { code: 'invalid-input', option: output.option },
       );
     }
   }

@@ -75,19 +75,21 @@ export function isNotFound(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === 'ENOENT';
 }
 
-/** What each file-system failure means and what the user can do about it. */
-const FILE_SYSTEM_ERRORS: Record<string, (path: string) => string> = {
-  ENOSPC: (p) => `no space left on the device holding ${p}: free some space there or use another folder`,
-  EDQUOT: (p) => `disk quota exceeded writing ${p}: free some space there or use another folder`,
-  EROFS: (p) => `${p} is on a read-only file system: use a writable folder`,
-  EACCES: (p) => `permission denied writing ${p}: make it writable for this user or use another folder`,
-  EPERM: (p) => `operation not permitted on ${p}: make it writable for this user or use another folder`,
-  EISDIR: (p) => `${p} is a folder where a file is expected: remove it or choose another path`,
-  ENOTDIR: (p) => `${p}: part of this path is a file where a folder is expected: choose another path`,
-  EEXIST: (p) => `${p} already exists and is not a folder: remove it or choose another path`,
-  EIO: (p) => `input/output error on ${p}: the disk or file system is failing`,
-  EMFILE: (p) =>
-    `too many open files while writing ${p}: raise the limit (ulimit -n) or lower the concurrency`,
+/**
+ * What each file-system failure means and what the user can do about it. The path is the
+ * error's `file`, which front ends print before the message (`PATH: no space left ...`).
+ */
+const FILE_SYSTEM_ERRORS: Record<string, string> = {
+  ENOSPC: 'no space left on device: free some space there or use another folder',
+  EDQUOT: 'disk quota exceeded: free some space there or use another folder',
+  EROFS: 'read-only file system: use a writable folder',
+  EACCES: 'permission denied: make it writable for this user or use another folder',
+  EPERM: 'operation not permitted: make it writable for this user or use another folder',
+  EISDIR: 'a folder where a file is expected: remove it or choose another path',
+  ENOTDIR: 'part of this path is a file where a folder is expected: choose another path',
+  EEXIST: 'exists and is not a folder: remove it or choose another path',
+  EIO: 'input/output error: the disk or file system is failing',
+  EMFILE: 'too many open files: raise the limit (ulimit -n) or lower the concurrency',
 };
 
 /** True for the errno failures `asFileSystemError` turns into one line for the user. */
@@ -105,8 +107,12 @@ export function asFileSystemError(err: unknown, path: string, facts: ErrorFacts 
   if (!isFileSystemError(err)) return err;
   const code = (err as NodeJS.ErrnoException).code as string;
   const real = temporaryTarget(path);
-  const describe = FILE_SYSTEM_ERRORS[code] as (p: string) => string;
-  return new UserError(describe(real), { ...facts, file: real, code: 'file-system', cause: err });
+  return new UserError(FILE_SYSTEM_ERRORS[code] as string, {
+    ...facts,
+    file: real,
+    code: 'file-system',
+    cause: err,
+  });
 }
 
 /** Runs a file operation on `path`, turning file-system failures into a UserError about `path`. */
@@ -139,7 +145,7 @@ export async function checkWritable(dir: string, options: { needBytes?: number }
   const free = fs.bavail * fs.bsize;
   if (free < options.needBytes) {
     throw new UserError(
-      `no space for ${formatBytes(options.needBytes)} in ${dir}: its file system has ${formatBytes(free)} free; free some space there or use another folder`,
+      `no space for ${formatBytes(options.needBytes)}: its file system has ${formatBytes(free)} free; free some space there or use another folder`,
       { file: dir, code: 'file-system' },
     );
   }
