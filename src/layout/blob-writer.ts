@@ -1,10 +1,10 @@
 import type { Hash } from 'node:crypto';
 import { constants } from 'node:fs';
-import { mkdir, open, rename, rm, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Descriptor } from '../oci/documents.js';
 import { newDigester } from '../oci/digest.js';
-import { asFileSystemError } from '../util/fs.js';
+import { asFileSystemError, makeFolder } from '../util/fs.js';
 
 /** Thrown when bytes do not match the digest or size they were promised under. */
 export class BlobMismatchError extends Error {
@@ -51,7 +51,7 @@ export async function openBlobWriter(
   const release = await claim(partial);
   let fh: FileHandle | undefined;
   try {
-    await mkdir(dirname(partial), { recursive: true });
+    await makeFolder(dirname(partial));
     fh = await open(partial, constants.O_RDWR | constants.O_CREAT);
     let kept = (await fh.stat()).size;
     // A complete partial keeps its last byte to fetch: the download then still has a range to ask for.

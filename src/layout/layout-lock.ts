@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { access, constants, mkdir, readFile, rm } from 'node:fs/promises';
+import { access, constants, readFile, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -10,6 +10,7 @@ import {
   canonicalPath,
   createExclusive,
   isNotFound,
+  makeFolder,
   processAlive,
   removeTemporaries,
 } from '../util/fs.js';
@@ -77,7 +78,7 @@ export class LayoutLock {
     for (;;) {
       let created: boolean;
       try {
-        await mkdir(dirname(path), { recursive: true });
+        await makeFolder(dirname(path));
         created = await createExclusive(path, JSON.stringify(me));
       } catch (err) {
         if (await readOnly(layoutDir, err)) {

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../oci/documents.js';
@@ -10,6 +10,7 @@ import {
   commitTemporary,
   discardTemporary,
   isNotFound,
+  makeFolder,
   onFile,
   processAlive,
   temporaryOwner,
@@ -250,11 +251,11 @@ async function createSkeleton(dir: string): Promise<void> {
     (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
   );
   if (!exists) {
-    await onFile(dir, () => mkdir(dirname(dir), { recursive: true }));
+    await onFile(dir, () => makeFolder(dirname(dir)));
     const tmp = temporarySibling(dir);
     try {
       await onFile(dir, async () => {
-        await mkdir(join(tmp, 'blobs', 'sha256'), { recursive: true });
+        await makeFolder(join(tmp, 'blobs', 'sha256'));
         await writeFile(join(tmp, 'index.json'), index);
         await writeFile(join(tmp, 'oci-layout'), MARKER);
         await commitTemporary(tmp, dir);
@@ -266,7 +267,7 @@ async function createSkeleton(dir: string): Promise<void> {
       if (!(await stat(join(dir, 'oci-layout')).catch(() => undefined))) throw err;
     }
   }
-  await onFile(dir, () => mkdir(join(dir, 'blobs', 'sha256'), { recursive: true }));
+  await onFile(dir, () => makeFolder(join(dir, 'blobs', 'sha256')));
   const indexFile = join(dir, 'index.json');
   if (!(await stat(indexFile).catch(() => undefined))) await writeFileAtomic(indexFile, index);
   const marker = join(dir, 'oci-layout');

@@ -133,7 +133,7 @@ const statfsAsync = promisify(statfs);
  * download that fills the disk.
  */
 export async function checkWritable(dir: string, options: { needBytes?: number } = {}): Promise<void> {
-  await onFile(dir, () => mkdir(dir, { recursive: true }));
+  await onFile(dir, () => makeFolder(dir));
   const probe = temporarySibling(join(dir, 'write-check'));
   try {
     await onFile(dir, async () => (await open(probe, 'wx')).close());
@@ -198,5 +198,28 @@ export async function createExclusive(path: string, content: string): Promise<bo
     throw err;
   } finally {
     await discardTemporary(tmp);
+  }
+}
+
+/**
+ * `mkdir -p` that reports the real failure: Node's recursive mkdir says ENOENT on a read-only
+ * file system. Missing folders are made one by one from the deepest existing one.
+ */
+export async function makeFolder(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    try {
+      if ((await stat(at)).isDirectory()) break;
+      throw Object.assign(new Error(`${at} is not a folder`), { code: 'EEXIST' });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+      missing.unshift(at);
+      if (dirname(at) === at) break;
+    }
+  }
+  for (const folder of missing) {
+    await mkdir(folder).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EEXIST') throw err;
+    });
   }
 }
