@@ -19,6 +19,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { LayoutLock } from '../src/layout/layout-lock.js';
+import { refuseInsideLayout } from '../src/layout/layout-paths.js';
 import { LayoutStore } from '../src/layout/layout-store.js';
 import { UserError } from '../src/util/errors.js';
 import { checkWritable } from '../src/util/fs.js';
@@ -375,6 +376,21 @@ describe('file-system failures', () => {
     process.stderr.write(`measured: tmpfs full: ${line}\n`);
     expect(umociLs(layout).status).toBe(0);
     expect(readdirSync(dirname(layout))).toEqual(['layout']);
+  });
+
+  test('an output inside the layout is refused also through a bind mount of it (same folder, other path)', async () => {
+    const layout = join(work, 'bind-src', 'layout');
+    await LayoutStore.open(layout, { create: true });
+    const other = join(work, 'bind-other');
+    mkdirSync(other);
+    mount(['--bind', layout, other]);
+    const err = (await refuseInsideLayout(layout, [
+      { path: join(other, 'index.json'), what: 'archive file', option: 'archive' },
+    ]).catch((e) => e)) as UserError;
+    expect(err.message).toBe(
+      `the archive file ${join(other, 'index.json')} is inside the layout ${layout}: writing it would damage the layout; choose a path outside it`,
+    );
+    await refuseInsideLayout(layout, [{ path: join(work, 'bind-src', 'images.tar'), what: 'archive file' }]);
   });
 
   test('a read-only file system: one line naming the folder; an existing layout can still be read', async () => {
