@@ -6,6 +6,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   symlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -58,8 +59,9 @@ describe('LayoutLock', () => {
   });
 
   test('a second acquire waits, says so once, and fails with code locked at its timeout', async () => {
-    const { dir } = fresh();
-    const first = await LayoutLock.acquire(dir);
+    const { dir, lockFile } = fresh();
+    // Held by a live process of this host: jest's parent.
+    writeLock(lockFile, { pid: process.ppid });
     const { lines, logger } = recorder();
     const started = Date.now();
     const err = await LayoutLock.acquire(dir, { timeoutMs: 400, pollMs: 20, logger }).catch(
@@ -69,27 +71,38 @@ describe('LayoutLock', () => {
     expect(err).toBeInstanceOf(UserError);
     expect((err as UserError).code).toBe('locked');
     expect((err as UserError).message).toBe(
-      `the layout ${dir} is still in use by pid ${process.pid} after waiting 0.4 s`,
+      `the layout ${dir} is still in use by pid ${process.ppid} after waiting 0.4 s`,
     );
     expect(waited).toBeGreaterThanOrEqual(400);
     expect(waited).toBeLessThan(2000);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(
-      new RegExp(`^waiting for pid ${process.pid}, which is using the layout ${dir} since `),
-    );
-    await first.release();
+    expect(lines).toEqual([
+      `waiting for pid ${process.ppid}, which is using the layout ${dir} since 2026-01-01T00:00:00.000Z`,
+    ]);
+    expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(process.ppid);
   });
 
   test('a waiting acquire gets the lock as soon as the holder releases it', async () => {
-    const { dir } = fresh();
-    const first = await LayoutLock.acquire(dir);
+    const { dir, lockFile } = fresh();
+    writeLock(lockFile, { pid: process.ppid });
     const second = LayoutLock.acquire(dir, { timeoutMs: 10_000, pollMs: 20 });
     await new Promise((r) => setTimeout(r, 100));
     const released = Date.now();
-    await first.release();
+    rmSync(lockFile);
     const lock = await second;
     expect(Date.now() - released).toBeLessThan(1000);
+    expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(process.pid);
     await lock.release();
+  });
+
+  test('a process that holds the lock gets it again at once; the file goes with the last release', async () => {
+    const { dir, lockFile } = fresh();
+    const outer = await LayoutLock.acquire(dir);
+    const inner = await LayoutLock.acquire(dir, { timeoutMs: 0 });
+    await inner.release();
+    await inner.release();
+    expect(existsSync(lockFile)).toBe(true);
+    await outer.release();
+    expect(existsSync(lockFile)).toBe(false);
   });
 
   test('takes over a lock whose process is dead, at once and without waiting', async () => {
@@ -156,12 +169,12 @@ describe('LayoutLock', () => {
     const { dir, parent } = fresh();
     mkdirSync(dir);
     symlinkSync(dir, join(parent, 'alias'));
-    const lock = await LayoutLock.acquire(dir);
+    expect(await LayoutLock.lockPath(join(parent, 'alias'))).toBe(await LayoutLock.lockPath(dir));
+    writeLock(join(parent, '.layout.lock'), { pid: process.ppid });
     const err = (await LayoutLock.acquire(join(parent, 'alias'), { timeoutMs: 0 }).catch(
       (e) => e,
     )) as UserError;
     expect(err.code).toBe('locked');
-    await lock.release();
   });
 
   test('release removes only its own lock, once', async () => {

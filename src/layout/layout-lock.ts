@@ -56,12 +56,11 @@ const DEFAULT_TIMEOUT_MS = 10 * 60_000;
  */
 export class LayoutLock {
   private released = false;
-  private forgetTerminate: () => void = () => undefined;
 
   private constructor(
     /** The lock file; undefined for a read-only layout, which no one can change. */
     readonly path: string | undefined,
-    private readonly token: string,
+    private readonly held?: Held,
   ) {}
 
   /** The lock file for a layout folder (symlinks resolved, so every path to it shares one). */
@@ -70,8 +69,17 @@ export class LayoutLock {
     return join(dirname(dir), `.${basename(dir)}.lock`);
   }
 
+  /**
+   * Waits for the lock and takes it. A process that already holds it gets it again at once
+   * (`archive` inside a `pull` run); the file goes with the last release.
+   */
   static async acquire(layoutDir: string, options: LockOptions = {}): Promise<LayoutLock> {
     const path = await LayoutLock.lockPath(layoutDir);
+    const mine = heldHere.get(path);
+    if (mine) {
+      mine.count++;
+      return new LayoutLock(path, mine);
+    }
     const me = ownHolder();
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let announced = false;
@@ -83,18 +91,11 @@ export class LayoutLock {
       } catch (err) {
         if (await readOnly(layoutDir, err)) {
           options.logger?.debug(`${layoutDir} is read-only: no run can change it, so it is not locked`);
-          return new LayoutLock(undefined, me.token);
+          return new LayoutLock(undefined);
         }
         throw asFileSystemError(err, path);
       }
-      if (created) {
-        const lock = new LayoutLock(path, me.token);
-        lock.forgetTerminate = onTerminate(async () => {
-          await removeTemporaries();
-          await lock.release();
-        });
-        return lock;
-      }
+      if (created) return new LayoutLock(path, hold(path, me.token));
       const holder = await readHolder(path);
       if (holder === 'gone') continue;
       if (holder !== 'unreadable' && isStale(holder)) {
@@ -111,15 +112,42 @@ export class LayoutLock {
     }
   }
 
-  /** Releases the lock (once; later calls do nothing). Only ever removes this process's own lock. */
+  /** Releases this hold (once; later calls do nothing). Only ever removes this process's own lock. */
   async release(): Promise<void> {
-    if (this.released) return;
+    if (this.released || !this.held) return;
     this.released = true;
-    this.forgetTerminate();
-    if (!this.path) return;
-    const holder = await readHolder(this.path);
-    if (typeof holder === 'object' && holder.token === this.token) await rm(this.path, { force: true });
+    await this.held.drop();
   }
+}
+
+/** A lock this process holds, with how many LayoutLock handles share it. */
+interface Held {
+  count: number;
+  drop(): Promise<void>;
+}
+
+const heldHere = new Map<string, Held>();
+
+function hold(path: string, token: string): Held {
+  const remove = async () => {
+    heldHere.delete(path);
+    forget();
+    const holder = await readHolder(path);
+    if (typeof holder === 'object' && holder.token === token) await rm(path, { force: true });
+  };
+  const held: Held = {
+    count: 1,
+    drop: async () => {
+      if (--held.count === 0) await remove();
+    },
+  };
+  // On SIGINT/SIGTERM: no temporaries left behind, and the next run need not wait.
+  const forget = onTerminate(async () => {
+    await removeTemporaries();
+    await remove();
+  });
+  heldHere.set(path, held);
+  return held;
 }
 
 function ownHolder(): Holder {
