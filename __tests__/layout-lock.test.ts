@@ -137,6 +137,32 @@ describe('LayoutLock', () => {
     await lock.release();
   });
 
+  test('leaves a stale lock to a live process that is taking it over, and times out if that never ends', async () => {
+    const { dir, lockFile } = fresh();
+    writeLock(lockFile, { pid: deadPid() });
+    const marker = `${lockFile}.feedfacefeedface.break-0`;
+    writeLock(marker, { pid: process.ppid, token: 'breaker' });
+    const err = (await LayoutLock.acquire(dir, { timeoutMs: 200 }).catch((e) => e)) as UserError;
+    expect(err.code).toBe('locked');
+    expect(JSON.parse(readFileSync(lockFile, 'utf8')).token).toBe('feedfacefeedface');
+    expect(existsSync(marker)).toBe(true);
+    rmSync(marker);
+    await (await LayoutLock.acquire(dir, { timeoutMs: 0 })).release();
+  });
+
+  test('two acquires in one process at once share the lock instead of waiting for each other', async () => {
+    const { dir, lockFile } = fresh();
+    writeLock(lockFile, { pid: deadPid() });
+    const [a, b] = await Promise.all([
+      LayoutLock.acquire(dir, { timeoutMs: 1000 }),
+      LayoutLock.acquire(dir, { timeoutMs: 1000 }),
+    ]);
+    await a.release();
+    expect(JSON.parse(readFileSync(lockFile, 'utf8')).pid).toBe(process.pid);
+    await b.release();
+    expect(existsSync(lockFile)).toBe(false);
+  });
+
   test('never takes over a lock from another host, and says which file to delete', async () => {
     const { dir, lockFile } = fresh();
     writeLock(lockFile, { pid: deadPid(), host: 'runner-7' });

@@ -290,7 +290,10 @@ describe('the layout lock across processes', () => {
     );
     const log = join(work, 'lock-race', 'log');
     writeFileSync(log, '');
-    const workers = Array.from({ length: 6 }, () => spawnTs(WORKER, ['critical', layout, log]));
+    const go = join(work, 'lock-race', 'go');
+    const workers = Array.from({ length: 6 }, () => spawnTs(WORKER, ['critical', layout, log, go]));
+    await Promise.all(workers.map((w) => w.line(/ready/)));
+    writeFileSync(go, '');
     expect(await Promise.all(workers.map((w) => w.exited))).toEqual(workers.map(() => 0));
     const events = readFileSync(log, 'utf8').trim().split('\n');
     expect(events).toHaveLength(12);

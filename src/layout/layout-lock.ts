@@ -75,15 +75,15 @@ export class LayoutLock {
    */
   static async acquire(layoutDir: string, options: LockOptions = {}): Promise<LayoutLock> {
     const path = await LayoutLock.lockPath(layoutDir);
-    const mine = heldHere.get(path);
-    if (mine) {
-      mine.count++;
-      return new LayoutLock(path, mine);
-    }
     const me = ownHolder();
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let announced = false;
     for (;;) {
+      const mine = heldHere.get(path);
+      if (mine) {
+        mine.count++;
+        return new LayoutLock(path, mine);
+      }
       let created: boolean;
       try {
         await makeFolder(dirname(path));
@@ -98,17 +98,16 @@ export class LayoutLock {
       if (created) return new LayoutLock(path, hold(path, me.token));
       const holder = await readHolder(path);
       if (holder === 'gone') continue;
-      if (holder !== 'unreadable' && isStale(holder)) {
-        if (!(await takeOver(path, holder))) await sleep(10);
-        continue;
-      }
-      if (!announced) {
+      const stale = holder !== 'unreadable' && isStale(holder);
+      if (stale && (await takeOver(path, holder))) continue;
+      if (!stale && !announced) {
         options.logger?.info(waitingLine(layoutDir, path, holder));
         announced = true;
       }
       const left = deadline - Date.now();
       if (left <= 0) throw lockedError(layoutDir, path, holder, options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-      await sleep(Math.min(options.pollMs ?? 200, left));
+      // Another process is taking a stale lock over: it takes microseconds, so look again soon.
+      await sleep(Math.min(stale ? 10 : (options.pollMs ?? 200), left));
     }
   }
 
