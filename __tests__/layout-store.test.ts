@@ -1,4 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   existsSync,
@@ -201,6 +202,28 @@ describe('garbage collection', () => {
     await store.removeAbandonedTemporaries();
     expect(existsSync(store.partialPath(old.desc.digest))).toBe(false);
     expect(existsSync(store.partialPath(recent.desc.digest))).toBe(true);
+  });
+});
+
+describe('temporaries of killed runs', () => {
+  test('are removed in the layout and next to it (layout and lock being made), those of live runs stay', async () => {
+    const store = await LayoutStore.open(fresh(), { create: true });
+    const parent = join(store.dir, '..');
+    const dead = spawnSync('true').pid as number;
+    const names = {
+      skeleton: `.layout.${dead}-0123abcd.tmp`,
+      lock: `..layout.lock.${dead}-0123abcd.tmp`,
+      other: `.unrelated.${dead}-0123abcd.tmp`,
+      live: `.layout.${process.pid}-0123abcd.tmp`,
+    };
+    mkdirSync(join(parent, names.skeleton, 'blobs'), { recursive: true });
+    for (const name of [names.lock, names.other, names.live]) writeFileSync(join(parent, name), '');
+    writeFileSync(join(store.dir, 'blobs', 'sha256', `.abc.${dead}-0123abcd.tmp`), '');
+    writeFileSync(join(store.dir, `.index.json.${dead}-0123abcd.tmp`), '');
+    await store.removeAbandonedTemporaries();
+    expect(readdirSync(parent).sort()).toEqual([names.live, names.other, 'layout'].sort());
+    expect(readdirSync(store.dir).sort()).toEqual(['blobs', 'index.json', 'oci-layout']);
+    expect(readdirSync(join(store.dir, 'blobs', 'sha256'))).toEqual([]);
   });
 });
 

@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../oci/documents.js';
 import { digestHex, newDigester, sha256Digest } from '../oci/digest.js';
@@ -12,8 +12,7 @@ import {
   isNotFound,
   makeFolder,
   onFile,
-  processAlive,
-  temporaryOwner,
+  removeAbandonedTemporaries,
   temporarySibling,
   writeFileAtomic,
 } from '../util/fs.js';
@@ -130,12 +129,10 @@ export class LayoutStore {
    * the next pull of that blob continues them.
    */
   async removeAbandonedTemporaries(options: { partialMaxAgeMs?: number } = {}): Promise<void> {
-    for (const dir of [this.dir, this.blobDir()]) {
-      for (const name of await readdir(dir)) {
-        const owner = temporaryOwner(name);
-        if (owner !== undefined && !processAlive(owner)) await rm(join(dir, name), { force: true });
-      }
-    }
+    for (const dir of [this.dir, this.blobDir()]) await removeAbandonedTemporaries(dir);
+    // A run killed while creating the layout or its lock left these next to it.
+    const name = basename(this.dir);
+    await removeAbandonedTemporaries(dirname(this.dir), (t) => t === name || t.startsWith(`.${name}.lock`));
     const oldest = Date.now() - (options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS);
     for (const name of await this.partialNames()) {
       const path = this.partialPath(`sha256:${name}`);

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { statfs } from 'node:fs';
-import { link, mkdir, open, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, open, readdir, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { UserError, type ErrorFacts } from './errors.js';
@@ -29,6 +29,22 @@ export function temporaryOwner(name: string): number | undefined {
 export function temporaryTarget(path: string): string {
   const m = /^\.(.+)\.\d+-[a-f0-9]{8}\.tmp$/.exec(basename(path));
   return m?.[1] ? join(dirname(path), m[1]) : path;
+}
+
+/**
+ * Removes the temporaries in `dir` whose process is gone (a run killed mid-write), optionally
+ * only those standing for a file `only` accepts. Temporaries of live processes stay.
+ */
+export async function removeAbandonedTemporaries(
+  dir: string,
+  only?: (target: string) => boolean,
+): Promise<void> {
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const owner = temporaryOwner(name);
+    if (owner === undefined || processAlive(owner)) continue;
+    if (only && !only(basename(temporaryTarget(name)))) continue;
+    await rm(join(dir, name), { force: true, recursive: true });
+  }
 }
 
 /** Removes every temporary this process still has (on a signal, before exiting). */
