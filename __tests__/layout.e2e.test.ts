@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createCipheriv, createHash } from 'node:crypto';
 import {
+  chmodSync,
   createReadStream,
   existsSync,
   mkdirSync,
@@ -400,6 +401,34 @@ describe('file-system failures', () => {
       `the archive file ${join(other, 'index.json')} is inside the layout ${layout}: writing it would damage the layout; choose a path outside it`,
     );
     await refuseInsideLayout(layout, [{ path: join(work, 'bind-src', 'images.tar'), what: 'archive file' }]);
+  });
+
+  test('a layout another user owns: one line naming the folder to make writable', async () => {
+    const layout = join(work, 'perm', 'layout');
+    await LayoutStore.open(layout, { create: true });
+    const nobody = { uid: 65534, gid: 65534 };
+    // The layout's folders are root's and readable by all, as `sudo cache-images pull` leaves them.
+    chmodSync(work, 0o755);
+    const w = spawnTs(
+      WORKER,
+      ['download', layout, registry.host, 'fs/blob', small.digest, String(small.size)],
+      {},
+      nobody,
+    );
+    expect(await w.exited).toBe(1);
+    expect(w.stderr()).toBe(
+      `error: ${dirname(layout)}: permission denied: make it writable for this user or use another folder\n`,
+    );
+    const nolock = spawnTs(
+      WORKER,
+      ['download', layout, registry.host, 'fs/blob', small.digest, String(small.size), 'nolock'],
+      {},
+      nobody,
+    );
+    expect(await nolock.exited).toBe(1);
+    expect(nolock.stderr()).toBe(
+      `error: ${join(layout, 'blobs', 'sha256', small.digest.slice(7))}: permission denied: make it writable for this user or use another folder\n`,
+    );
   });
 
   test('a read-only file system: one line naming the folder; an existing layout can still be read', async () => {

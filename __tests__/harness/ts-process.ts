@@ -57,12 +57,19 @@ process.once('exit', () => running.forEach((c) => c.kill('SIGKILL')));
 const SIGNAL_NUMBERS: Record<string, number> = { SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };
 
 /** Runs a TypeScript script of this repository in its own Node process (sources, no build). */
-export function spawnTs(script: string, args: string[], env: NodeJS.ProcessEnv = {}): TsProcess {
+export function spawnTs(
+  script: string,
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  /** Run as another user (uid and gid), e.g. to meet permissions as a CI runner's user does. */
+  user?: { uid: number; gid: number },
+): TsProcess {
   let js = built.get(script);
   if (!js) built.set(script, (js = build(script)));
   const child = spawn(process.execPath, [js, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
+    ...user,
   });
   running.add(child);
   child.once('exit', () => running.delete(child));

@@ -11,6 +11,7 @@ import {
   createExclusive,
   isNotFound,
   makeFolder,
+  onFile,
   processAlive,
   removeTemporaries,
 } from '../util/fs.js';
@@ -74,7 +75,7 @@ export class LayoutLock {
    * (`archive` inside a `pull` run); the file goes with the last release.
    */
   static async acquire(layoutDir: string, options: LockOptions = {}): Promise<LayoutLock> {
-    const path = await LayoutLock.lockPath(layoutDir);
+    const path = await onFile(layoutDir, () => LayoutLock.lockPath(layoutDir));
     const me = ownHolder();
     const deadline = Date.now() + (options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     let announced = false;
@@ -93,7 +94,8 @@ export class LayoutLock {
           options.logger?.debug(`${layoutDir} is read-only: no run can change it, so it is not locked`);
           return new LayoutLock(undefined);
         }
-        throw asFileSystemError(err, path);
+        // The folder is what the user can fix (permissions, space), not our lock file in it.
+        throw asFileSystemError(err, dirname(path));
       }
       if (created) return new LayoutLock(path, hold(path, me.token));
       const holder = await readHolder(path);
