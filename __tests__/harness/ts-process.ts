@@ -1,13 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-/** Inside the repository, so the built scripts find node_modules. */
-const buildDir = join(root, '.tmp', `ts-process-${process.pid}`);
-process.once('exit', () => rmSync(buildDir, { recursive: true, force: true }));
+/**
+ * Inside the repository, so the built scripts find node_modules; one folder for every test
+ * process (files are replaced whole, and the same source always gives the same output).
+ */
+const buildDir = join(root, '.tmp', 'ts-process');
 
 /**
  * Transpiles a script and every source it imports (relative `./x.js` imports of `./x.ts`) into
@@ -33,7 +35,9 @@ function build(script: string): string {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     });
     mkdirSync(dirname(out), { recursive: true });
-    writeFileSync(out, outputText);
+    const tmp = `${out}.${process.pid}.tmp`;
+    writeFileSync(tmp, outputText);
+    renameSync(tmp, out);
   }
   return join(buildDir, relative(root, resolve(script))).replace(/\.ts$/, '.js');
 }
