@@ -14,6 +14,8 @@ export interface ProxiedRequest {
   headers: Record<string, string | string[] | undefined>;
   status: number;
   fault?: string;
+  /** Body bytes sent to the client. */
+  bytes?: number;
 }
 
 /**
@@ -124,6 +126,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
             seen.fault = 'corrupted';
           }
           sent += chunk.length;
+          seen.bytes = sent;
           res.write(chunk);
         });
         upRes.on('end', () => res.end());

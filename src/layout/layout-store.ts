@@ -1,28 +1,38 @@
-import type { Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor, ImageIndex } from '../oci/documents.js';
 import { digestHex, newDigester, sha256Digest } from '../oci/digest.js';
 import { MediaType } from '../oci/media-types.js';
 import { UserError } from '../util/errors.js';
-import { isNotFound, processAlive, temporaryOwner, temporarySibling, writeFileAtomic } from '../util/fs.js';
+import {
+  commitTemporary,
+  discardTemporary,
+  isNotFound,
+  makeFolder,
+  onFile,
+  removeAbandonedTemporaries,
+  temporarySibling,
+  writeFileAtomic,
+} from '../util/fs.js';
+import { BlobMismatchError, BlobWriter, isClaimed, openBlobWriter } from './blob-writer.js';
 
-/** Thrown when bytes do not match the digest or size they were promised under. */
-export class BlobMismatchError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BlobMismatchError';
-  }
-}
+export { BlobMismatchError, BlobWriter };
 
 const LAYOUT_VERSION = '1.0.0';
+const MARKER = JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION });
+/** Partly downloaded blobs, named by digest: outside blobs/ so OCI readers never see them. */
+const PARTIAL_DIR = '.partial-blobs';
+/** A partial file untouched this long belongs to no run that will come back for it. */
+const PARTIAL_MAX_AGE_MS = 7 * 24 * 3600_000;
 
 /**
  * An OCI image layout on disk: content-addressed blobs, `oci-layout` and `index.json`.
- * Every write goes to a temporary name and is renamed into place only once verified, so
- * the layout never holds a blob whose bytes differ from its name.
+ * Every write goes to a temporary or partial name and is renamed into place only once
+ * verified, so the layout never holds a blob whose bytes differ from its name, and from its
+ * creation on it is a valid layout (an empty index) that OCI readers open.
+ * Callers hold the LayoutLock while they change it.
  */
 export class LayoutStore {
   private constructor(readonly dir: string) {}
@@ -31,36 +41,29 @@ export class LayoutStore {
   static async open(dir: string, options: { create: boolean }): Promise<LayoutStore> {
     const store = new LayoutStore(dir);
     const marker = join(dir, 'oci-layout');
+    if (options.create) await createSkeleton(dir);
     let text: string | undefined;
     try {
-      text = await readFile(marker, 'utf8');
+      text = await onFile(marker, () => readFile(marker, 'utf8'));
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
     if (text === undefined) {
-      if (!options.create) {
-        throw new UserError(
-          `${dir} is not an OCI image layout (no oci-layout file): run cache-images pull first`,
-          {
-            file: dir,
-          },
-        );
-      }
-      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-      await writeFileAtomic(marker, JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION }));
-    } else {
-      let version: unknown;
-      try {
-        version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
-      } catch {
-        version = undefined;
-      }
-      if (version !== LAYOUT_VERSION) {
-        throw new UserError(`${marker}: unsupported OCI layout version ${JSON.stringify(version)}`, {
-          file: marker,
-        });
-      }
-      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      throw new UserError(`${dir} is not an OCI image layout (no oci-layout file)`, {
+        file: dir,
+        code: 'layout',
+      });
+    }
+    let version: unknown;
+    try {
+      version = (JSON.parse(text) as { imageLayoutVersion?: unknown }).imageLayoutVersion;
+    } catch {
+      version = undefined;
+    }
+    if (version !== LAYOUT_VERSION) {
+      throw new UserError(`${marker}: unsupported OCI layout version ${JSON.stringify(version)}`, {
+        file: marker,
+      });
     }
     return store;
   }
@@ -93,30 +96,80 @@ export class LayoutStore {
 
   /**
    * Removes every blob not in `keep`, so a layout (and a cache saved from it) holds only
-   * what the requested images need. Returns what was removed.
+   * what the requested images need, and every partial download nothing needs any more (its
+   * digest not in `keep`, or its blob complete). Run it with the LayoutLock held: no other
+   * process is then using any of it, and partials this process is still writing are left.
+   * Returns what was removed.
    */
-  async removeBlobsExcept(keep: Set<string>): Promise<{ blobs: number; bytes: number }> {
-    const dir = join(this.dir, 'blobs', 'sha256');
+  async removeBlobsExcept(
+    keep: Set<string>,
+  ): Promise<{ blobs: number; bytes: number; partials: number; partialBytes: number }> {
     let blobs = 0;
     let bytes = 0;
-    for (const name of await readdir(dir)) {
+    for (const name of await readdir(this.blobDir())) {
       if (!/^[a-f0-9]{64}$/.test(name) || keep.has(`sha256:${name}`)) continue;
-      const path = join(dir, name);
-      bytes += (await stat(path)).size;
-      await rm(path, { force: true });
+      bytes += await this.removeFile(join(this.blobDir(), name));
       blobs++;
     }
-    return { blobs, bytes };
+    let partials = 0;
+    let partialBytes = 0;
+    for (const name of await this.partialNames()) {
+      const digest = `sha256:${name}`;
+      if (keep.has(digest) && (await this.blobSize(digest)) === undefined) continue;
+      if (isClaimed(this.partialPath(digest))) continue;
+      partialBytes += await this.removeFile(this.partialPath(digest));
+      partials++;
+    }
+    return { blobs, bytes, partials, partialBytes };
   }
 
-  /** Removes temporary files left by runs that were killed (their process is gone). */
-  async removeAbandonedTemporaries(): Promise<void> {
-    for (const dir of [this.dir, join(this.dir, 'blobs', 'sha256')]) {
-      for (const name of await readdir(dir)) {
-        const owner = temporaryOwner(name);
-        if (owner !== undefined && !processAlive(owner)) await rm(join(dir, name), { force: true });
-      }
+  /**
+   * Removes temporary files left by runs that were killed (their process is gone), and partial
+   * downloads untouched for `partialMaxAgeMs` (default 7 days). Partials of recent runs stay:
+   * the next pull of that blob continues them.
+   */
+  async removeAbandonedTemporaries(options: { partialMaxAgeMs?: number } = {}): Promise<void> {
+    for (const dir of [this.dir, this.blobDir()]) await removeAbandonedTemporaries(dir);
+    // A run killed while creating the layout or its lock left these next to it.
+    const name = basename(this.dir);
+    await removeAbandonedTemporaries(dirname(this.dir), (t) => t === name || t.startsWith(`.${name}.lock`));
+    const oldest = Date.now() - (options.partialMaxAgeMs ?? PARTIAL_MAX_AGE_MS);
+    for (const name of await this.partialNames()) {
+      const path = this.partialPath(`sha256:${name}`);
+      if (isClaimed(path)) continue;
+      const s = await stat(path).catch(() => undefined);
+      if (s && s.mtimeMs < oldest) await rm(path, { force: true });
     }
+  }
+
+  /** The partial file of a blob being downloaded; kept across runs so a download resumes. */
+  partialPath(digest: string): string {
+    return join(this.dir, PARTIAL_DIR, digestHex(digest));
+  }
+
+  /** Bytes of a blob a previous run left, or 0. */
+  async partialSize(digest: string): Promise<number> {
+    return (await stat(this.partialPath(digest)).catch(() => undefined))?.size ?? 0;
+  }
+
+  private blobDir(): string {
+    return join(this.dir, 'blobs', 'sha256');
+  }
+
+  private async partialNames(): Promise<string[]> {
+    try {
+      return (await readdir(join(this.dir, PARTIAL_DIR))).filter((n) => /^[a-f0-9]{64}$/.test(n));
+    } catch (err) {
+      if (isNotFound(err)) return [];
+      throw err;
+    }
+  }
+
+  /** Removes a file and returns its size (0 when it was already gone). */
+  private async removeFile(path: string): Promise<number> {
+    const size = (await stat(path).catch(() => undefined))?.size ?? 0;
+    await onFile(path, () => rm(path, { force: true }));
+    return size;
   }
 
   /** Size of a stored blob, or undefined when absent. */
@@ -144,18 +197,21 @@ export class LayoutStore {
     await writeFileAtomic(this.blobPath(digest), bytes);
   }
 
-  /** A writer for one blob: bytes go to a temporary name and appear only once verified. */
+  /**
+   * A writer for one blob. Bytes go to the blob's partial file and appear under its name only
+   * once verified. When a previous run left part of the blob, the writer starts after those
+   * bytes (`written`), so the registry client asks for the rest with a Range request. One
+   * writer per digest at a time: a second one (in this process) waits for the first.
+   */
   async createBlobWriter(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<BlobWriter> {
-    const final = this.blobPath(desc.digest);
-    const tmp = temporarySibling(final);
-    return new BlobWriter(desc, await open(tmp, 'w'), tmp, final);
+    return openBlobWriter(desc, this.partialPath(desc.digest), this.blobPath(desc.digest));
   }
 
   async readIndex(): Promise<ImageIndex> {
     const file = join(this.dir, 'index.json');
     let text: string;
     try {
-      text = await readFile(file, 'utf8');
+      text = await onFile(file, () => readFile(file, 'utf8'));
     } catch (err) {
       if (isNotFound(err)) return emptyIndex();
       throw err;
@@ -175,114 +231,42 @@ export class LayoutStore {
   }
 }
 
-/**
- * Receives one blob's bytes in order, hashing them as they arrive, so a download can resume
- * where it broke off (`written`) or start over (`reset`). Nothing is held in memory.
- */
-export class BlobWriter {
-  private hash: Hash = newDigester();
-  /** Bytes received and hashed. */
-  private size = 0;
-  /** Received bytes not yet handed to the file, and where they go. */
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private flushedTo = 0;
-  /** The one write in flight: the socket keeps being read while the disk writes. */
-  private inflight: Promise<void> = Promise.resolve();
-
-  constructor(
-    private readonly desc: Pick<Descriptor, 'digest' | 'size'>,
-    private readonly fh: FileHandle,
-    private readonly tmp: string,
-    private readonly final: string,
-  ) {}
-
-  /** Bytes received so far: the offset to resume from. */
-  get written(): number {
-    return this.size;
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    if (this.size + chunk.length > this.desc.size) {
-      throw new BlobMismatchError(`received more than the ${this.desc.size} bytes expected`);
-    }
-    this.hash.update(chunk);
-    this.size += chunk.length;
-    this.pending.push(chunk);
-    this.pendingBytes += chunk.length;
-    if (this.pendingBytes >= FLUSH_BYTES) await this.flush();
-  }
-
-  /** Hands what is pending to the file, after the previous write has finished. */
-  private async flush(): Promise<void> {
-    await this.inflight;
-    if (this.pendingBytes === 0) return;
-    const buffers = this.pending;
-    const at = this.flushedTo;
-    this.flushedTo += this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    const write = writeAllAt(this.fh, buffers, at);
-    // Handled here so a failure waits for the next flush or commit to be reported, not crash the process.
-    write.catch(() => undefined);
-    this.inflight = write;
-  }
-
-  /** Forgets what was received (the server restarted from byte 0). */
-  async reset(): Promise<void> {
-    await this.inflight;
-    this.hash = newDigester();
-    this.size = 0;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.flushedTo = 0;
-    await this.fh.truncate(0);
-  }
-
-  /** Checks size and digest, then renames the blob into place. */
-  async commit(): Promise<void> {
-    await this.flush();
-    await this.inflight;
-    await this.fh.close();
-    if (this.size !== this.desc.size)
-      throw new BlobMismatchError(`received ${this.size} bytes, expected ${this.desc.size}`);
-    const actual = `sha256:${this.hash.digest('hex')}`;
-    if (actual !== this.desc.digest)
-      throw new BlobMismatchError(`content hashes to ${actual}, expected ${this.desc.digest}`);
-    await rename(this.tmp, this.final);
-  }
-
-  /** Removes the temporary file; the layout is as it was. */
-  async abort(): Promise<void> {
-    await this.inflight.catch(() => undefined);
-    await this.fh.close().catch(() => undefined);
-    await rm(this.tmp, { force: true });
-  }
-}
-
-/** Received bytes gathered before one write: few large writes instead of many small ones. */
-const FLUSH_BYTES = 1 << 20;
-
-async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
-  let rest = buffers;
-  let at = position;
-  while (rest.length) {
-    const { bytesWritten } = await fh.writev(rest, at);
-    at += bytesWritten;
-    // A short write (rare): skip what was written and go on with the rest.
-    let skip = bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (skip >= b.length) skip -= b.length;
-      else {
-        next.push(skip ? b.subarray(skip) : b);
-        skip = 0;
-      }
-    }
-    rest = next;
-  }
-}
-
 export function emptyIndex(): ImageIndex {
   return { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: [] };
+}
+
+/**
+ * Makes `dir` a valid layout with an empty index before any blob is written, so a run killed
+ * at any instant leaves a layout OCI readers open. A new layout is built under a temporary
+ * name and renamed into place whole; an existing folder gets what it lacks, index.json first
+ * and the oci-layout marker last.
+ */
+async function createSkeleton(dir: string): Promise<void> {
+  const index = `${JSON.stringify(emptyIndex(), null, 2)}\n`;
+  const exists = await stat(dir).then(
+    () => true,
+    (err: unknown) => (isNotFound(err) ? false : Promise.reject(err)),
+  );
+  if (!exists) {
+    await onFile(dir, () => makeFolder(dirname(dir)));
+    const tmp = temporarySibling(dir);
+    try {
+      await onFile(dir, async () => {
+        await makeFolder(join(tmp, 'blobs', 'sha256'));
+        await writeFile(join(tmp, 'index.json'), index);
+        await writeFile(join(tmp, 'oci-layout'), MARKER);
+        await commitTemporary(tmp, dir);
+      });
+      return;
+    } catch (err) {
+      await discardTemporary(tmp);
+      // Another process made it first: complete it below like any existing folder.
+      if (!(await stat(join(dir, 'oci-layout')).catch(() => undefined))) throw err;
+    }
+  }
+  await onFile(dir, () => makeFolder(join(dir, 'blobs', 'sha256')));
+  const indexFile = join(dir, 'index.json');
+  if (!(await stat(indexFile).catch(() => undefined))) await writeFileAtomic(indexFile, index);
+  const marker = join(dir, 'oci-layout');
+  if (!(await stat(marker).catch(() => undefined))) await writeFileAtomic(marker, MARKER);
 }

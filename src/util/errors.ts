@@ -164,6 +164,8 @@ export function adviceFor(err: UserError, setting: SettingNamer): string {
       return `run the pull again to complete the layout (${setting('layout')})`;
     case 'invalid-input':
       return err.option ? `fix ${setting(err.option)}` : '';
+    case 'file-system':
+      return err.option ? `the path is set with ${setting(err.option)}` : '';
     default:
       return '';
   }
