@@ -9,6 +9,7 @@ const needs = [
   { command: 'openssl', pkg: 'openssl' },
   { command: 'git', pkg: 'git' },
   { command: 'zstd', pkg: 'zstd' },
+  { command: 'umoci', pkg: 'umoci' },
   { command: 'dockerd', pkg: 'docker.io', noRecommends: true },
   { command: 'containerd', pkg: 'containerd', noRecommends: true },
   { command: 'docker', pkg: 'docker.io', noRecommends: true },

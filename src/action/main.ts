@@ -83,14 +83,14 @@ function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
 }
 
 /**
- * One annotation per mistake: on the pallet file and line when the error has them (pallet
- * errors name files relative to the pallet; annotations want them relative to the workspace).
+ * One annotation per mistake: a pallet mistake on its file and line (pallet errors name files
+ * relative to the pallet; annotations want them relative to the workspace).
  */
 function annotate(err: unknown, message: string): void {
   const workspace = process.env.GITHUB_WORKSPACE || process.cwd();
   const palletDir = resolve(workspace, core.getInput('pallet') || '.');
   // A remote pallet's files are not in the workspace: the message names them instead.
-  if (err instanceof UserError && err.file && existsSync(palletDir)) {
+  if (err instanceof UserError && err.code === 'pallet' && err.file && existsSync(palletDir)) {
     const file = relative(workspace, resolve(palletDir, err.file));
     // setFailed would add a second annotation without the file: fail by exit code instead.
     process.exitCode = core.ExitCode.Failure;

@@ -159,7 +159,7 @@ export const OPTIONS = {
   'lock-timeout': option({
     kind: duration,
     help: 'how long to wait for another run using the same layout',
-    commands: ['pull'],
+    commands: ['pull', 'archive'],
     default: '10m',
     input: { name: 'lock-timeout' },
   }),

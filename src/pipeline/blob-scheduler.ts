@@ -121,7 +121,8 @@ export class BlobScheduler {
       this.failure ??= blobError(err, ref, desc);
       throw this.failure;
     }
-    this.recordDownload(desc.digest, desc.size);
+    // Bytes a killed run had already written were not downloaded again.
+    this.recordDownload(desc.digest, desc.size - writer.resumedFrom);
   }
 }
 

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { LayerCompression } from '../archive/docker-archive.js';
 import { saveLayout, shouldSave, type CacheBackend, type CacheMode } from '../cache/index.js';
+import { LayoutLock } from '../layout/layout-lock.js';
 import { LayoutSource } from '../layout/layout-source.js';
 import { LayoutStore } from '../layout/layout-store.js';
 import type { Platform } from '../oci/documents.js';
@@ -17,6 +18,7 @@ import { writeArchives, type WrittenArchive } from './archives.js';
 import { heldImages, layoutChanges, type LayoutChanges } from './changes.js';
 import { oneFailure } from './failures.js';
 import { selectImages, type ImageSelection, type SelectedImages } from './images.js';
+import { prepareOutputs } from './outputs.js';
 import { pullImages, type PullReport } from './pull.js';
 import { restoreFromCache, type CacheOutcome } from './restore.js';
 
@@ -113,6 +115,8 @@ export async function runPullJob(
   const { references, pallet } = selected;
   const source = selected.source && describePallet(selected.source);
   Object.assign(state, { references, pallet, source });
+  await prepareOutputs(layoutDir, { ...options, imageStore: options.imageStore?.output });
+  const lock = await LayoutLock.acquire(layoutDir, { timeoutMs: options.lockTimeoutMs, logger });
   const client = registryClientFrom({ ...options, logger });
   try {
     const restored = await restoreStage(options, references, client, layoutDir, phase);
@@ -157,6 +161,7 @@ export async function runPullJob(
     throw withRequirements(err, pallet);
   } finally {
     await client.close();
+    await lock.release();
   }
 }
 

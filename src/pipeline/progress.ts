@@ -31,6 +31,8 @@ export class Progress {
   /** Wraps a sink so its bytes count towards the total (and a restart takes them back). */
   track(sink: BlobSink): BlobSink {
     const counter = { sink, progress: this };
+    // A resumed download starts with the bytes an earlier run left: they count as done.
+    this.done += sink.written;
     return {
       get written() {
         return counter.sink.written;
