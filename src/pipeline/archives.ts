@@ -2,6 +2,7 @@ import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { archiveFileName } from '../archive/archive-names.js';
 import { planEntries, writeDockerArchive, type LayerCompression } from '../archive/docker-archive.js';
+import { syncLayoutReader } from '../archive/sync-layout-reader.js';
 import { readLayoutImages } from '../layout/layout-images.js';
 import { LayoutStore } from '../layout/layout-store.js';
 import { formatBytes, type Logger } from '../util/log.js';
@@ -25,7 +26,7 @@ export interface WrittenArchive {
 /** Writes the requested docker-archives from a complete layout. */
 export async function writeArchives(request: ArchiveRequest): Promise<WrittenArchive[]> {
   const store = await LayoutStore.open(request.layoutDir, { create: false });
-  const images = await readLayoutImages(store);
+  const images = await readLayoutImages(syncLayoutReader(store));
   const options = { layerCompression: request.layerCompression, logger: request.logger };
   const written: WrittenArchive[] = [];
   if (request.archive) {
