@@ -36,9 +36,14 @@ async function checkBlob(files: ImageFiles, blob: ImageBlob) {
     return { stored: stored.digest(), size: stored.bytes() };
   }
   const inflate = decompressor(codecOf(await files.readRange(blob.path, 0, 4)), blob.path);
+  if (!inflate) {
+    // An uncompressed layer: its stored bytes are the ones diff_id names.
+    await pipeline(files.stream(blob.path), stored.stage, discard);
+    const digest = stored.digest();
+    return { stored: digest, unpacked: digest, size: stored.bytes() };
+  }
   const unpacked = hashing();
-  if (inflate) await pipeline(files.stream(blob.path), stored.stage, inflate, unpacked.stage, discard);
-  else await pipeline(files.stream(blob.path), stored.stage, unpacked.stage, discard);
+  await pipeline(files.stream(blob.path), stored.stage, inflate, unpacked.stage, discard);
   return { stored: stored.digest(), unpacked: unpacked.digest(), size: stored.bytes() };
 }
 
