@@ -145,10 +145,19 @@ async function writeKeep(
 /** The blobs in order: small ones copied into the writer's buffer, large ones streamed. */
 async function writeBlobs(tar: TarWriter, store: LayoutStore, blobs: [string, number | undefined][]) {
   for (const [digest, size] of blobs) {
-    // A platform manifest's size is not at hand: it is a small document, of the file's size.
-    if (size === undefined || size <= SMALL_BLOB_BYTES)
-      await tar.addSmallFile(blobName(digest), store.blobPath(digest), size);
-    else await tar.addStream(blobName(digest), size, store.openBlob(digest));
+    try {
+      // A platform manifest's size is not at hand: it is a small document, of the file's size.
+      if (size === undefined || size <= SMALL_BLOB_BYTES)
+        await tar.addSmallFile(blobName(digest), store.blobPath(digest), size);
+      else await tar.addStream(blobName(digest), size, store.openBlob(digest));
+    } catch (err) {
+      // Writing failures are UserErrors naming the archive; what is left is reading the layout.
+      if (err instanceof UserError) throw err;
+      throw new UserError(
+        `layout ${store.dir}: blob ${digest} changed or went missing since it was checked (${(err as Error).message})`,
+        { code: 'layout', blob: digest, cause: err },
+      );
+    }
   }
 }
 
