@@ -5,7 +5,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { entryHeader, USTAR_MAX_SIZE } from '../src/archive/tar-headers.js';
+import { encodeUstar, entryHeader, USTAR_MAX_SIZE } from '../src/archive/tar-headers.js';
 import type { TarSink } from '../src/archive/tar-sink.js';
 import { TarWriter } from '../src/archive/tar-writer.js';
 import { UserError } from '../src/util/errors.js';
@@ -165,5 +165,24 @@ describe('TarWriter', () => {
       expect((err as UserError).code).toBe('file-system');
       expect(readdirSync(sub)).toEqual(['a.tar']);
     });
+  });
+});
+
+describe('ustar headers', () => {
+  test('filled from a template, byte for byte what node-tar encodes', () => {
+    const sizes = [0, 1, 511, 512, 3145735, 0o7777777777, 0o10000000000, USTAR_MAX_SIZE];
+    const paths = [
+      'manifest.json',
+      `blobs/sha256/${'a'.repeat(64)}`,
+      `blobs/sha256/PaxHeaders.0/${'b'.repeat(64)}`,
+    ];
+    for (const path of paths) {
+      for (const size of sizes) {
+        const entry = { path, type: 'File' as const, mode: 0o644, size };
+        expect(entryHeader(entry).equals(encodeUstar(entry))).toBe(true);
+      }
+      const dir = { path: `${path}/`, type: 'Directory' as const, mode: 0o755, size: 0 };
+      expect(entryHeader(dir).equals(encodeUstar(dir))).toBe(true);
+    }
   });
 });
