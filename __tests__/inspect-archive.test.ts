@@ -33,6 +33,18 @@ describe('reading tars by their headers', () => {
   });
 });
 
+describe('what is not an archive', () => {
+  test.each([
+    ['a missing file', join(dir, 'missing.tar'), 'no such archive'],
+    ['a directory', dir, 'cannot read the archive (EISDIR)'],
+  ])('%s: one line naming it', async (_what, path, message) => {
+    await expect(archiveFiles(path)).rejects.toMatchObject({
+      located: `${path}: ${message}`,
+      code: 'invalid-input',
+    });
+  });
+});
+
 describe('inspect --verify streams', () => {
   test('a 256 MiB layer is checked against its diff_id with flat memory', async () => {
     const layer = Buffer.alloc(MiB);

@@ -31,6 +31,9 @@ export async function archiveFiles(path: string): Promise<ImageFiles> {
     index = await readTarIndex(path);
   } catch (err) {
     if (isNotFound(err)) throw new UserError('no such archive', { code: 'invalid-input', file: path });
+    const code = (err as NodeJS.ErrnoException).code;
+    // A directory, a permission: the archive cannot be read at all.
+    if (code) throw new UserError(`cannot read the archive (${code})`, { code: 'invalid-input', file: path });
     throw err;
   }
   const entry = (name: string) => {
