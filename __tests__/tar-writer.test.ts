@@ -1,6 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -184,5 +184,30 @@ describe('ustar headers', () => {
       const dir = { path: `${path}/`, type: 'Directory' as const, mode: 0o755, size: 0 };
       expect(entryHeader(dir).equals(encodeUstar(dir))).toBe(true);
     }
+  });
+});
+
+describe('small files read into the buffer', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tar-small-'));
+  test('of unknown size, small or not, and one that is not the size promised', async () => {
+    const small = join(dir, 'small');
+    const big = join(dir, 'big');
+    writeFileSync(small, 'x'.repeat(1000));
+    writeFileSync(big, Buffer.alloc(3 * MiB, 0x62));
+    const path = join(dir, 'a.tar');
+    const tar = await TarWriter.create(path);
+    await tar.addSmallFile('small', small);
+    await tar.addSmallFile('big', big);
+    await tar.finish();
+    const listing = execFileSync('tar', ['-tvf', path], { encoding: 'utf8' });
+    expect(listing).toMatch(/ 1000 1970-01-01 00:00 small\n.* 3145728 1970-01-01 00:00 big\n$/);
+    expect(execFileSync('tar', ['-xOf', path, 'big'], { maxBuffer: 8 * MiB }).equals(readFileSync(big))).toBe(
+      true,
+    );
+    const again = await TarWriter.create(join(dir, 'b.tar'));
+    await expect(again.addSmallFile('small', small, 999)).rejects.toThrow(
+      /expected 999 bytes, read 1000 or more/,
+    );
+    await again.abort();
   });
 });

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { BLOCK, entryHeader, padding, type EntryHeader } from './tar-headers.js';
 import { FileSink, type TarSink } from './tar-sink.js';
@@ -60,10 +60,16 @@ export class TarWriter {
    */
   async addSmallFile(name: string, path: string, size?: number): Promise<void> {
     const fd = openSync(path, 'r');
+    let streamed = false;
     try {
       const expected = size ?? fstatSync(fd).size;
       // One byte more than expected shows a file that grew.
       const room = expected + 1;
+      if (room > BUFFER_BYTES) {
+        // Not small after all (a document of unknown size can be up to 8 MiB).
+        streamed = true;
+        return await this.addStream(name, expected, createReadStream(path, { fd, highWaterMark: 1 << 20 }));
+      }
       await this.append(entryHeader(file(name, expected)));
       if (room > BUFFER_BYTES - this.fill) await this.flush();
       let read = 0;
@@ -76,7 +82,8 @@ export class TarWriter {
       this.fill += expected;
       await this.pad(expected);
     } finally {
-      closeSync(fd);
+      // The stream closes its descriptor itself.
+      if (!streamed) closeSync(fd);
     }
   }
 
