@@ -30,6 +30,7 @@ export async function archiveFiles(path: string): Promise<ImageFiles> {
   try {
     index = await readTarIndex(path);
   } catch (err) {
+    if (err instanceof UserError) throw err;
     if (isNotFound(err)) throw new UserError('no such archive', { code: 'invalid-input', file: path });
     const code = (err as NodeJS.ErrnoException).code;
     // A directory, a permission: the archive cannot be read at all.
