@@ -7,11 +7,12 @@
  * (IMAGES=400 ROUNDS=5 by default; BENCH_LAYOUT=DIR keeps the layout there).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { baseLayers, buildImage, type Blob } from '../__tests__/harness/test-images.js';
+import { writeLayout } from '../__tests__/harness/layout-files.js';
+import { baseLayers, buildImage, type TestImage } from '../__tests__/harness/test-images.js';
 import { writeArchives } from '../src/pipeline/archives.js';
 import { silentLogger } from '../src/util/log.js';
 
@@ -19,41 +20,19 @@ const IMAGES = Number(process.env.IMAGES ?? 400);
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const ARM64 = { os: 'linux', architecture: 'arm64' };
 
-/** Writes a layout of IMAGES single-platform images, own layer of 128 KiB over shared bases. */
+/** A layout of IMAGES single-platform images: own layer of 128 KiB over shared bases. */
 function buildLayout(dir: string): { blobs: number; bytes: number } {
-  const blobsDir = join(dir, 'blobs', 'sha256');
-  mkdirSync(blobsDir, { recursive: true });
-  const written = new Map<string, number>();
-  const put = (b: Blob) => {
-    if (written.has(b.digest)) return;
-    writeFileSync(join(blobsDir, b.digest.slice(7)), b.bytes);
-    written.set(b.digest, b.size);
-  };
   const bases = Array.from({ length: 8 }, (_, i) => baseLayers(`bench-base-${i}`, 1 + (i % 3), 32 * 1024));
-  const manifests = [];
-  for (let n = 0; n < IMAGES; n++) {
-    const image = buildImage({
+  const images: [string, TestImage][] = Array.from({ length: IMAGES }, (_, n) => [
+    `registry.example/bench/app${n}:1`,
+    buildImage({
       seed: `blobs-${n}`,
       base: bases[n % bases.length],
       platforms: [ARM64],
       layerSize: 128 * 1024,
-    });
-    put(image.top);
-    for (const c of image.children) put(c);
-    for (const b of image.blobs) put(b);
-    const reference = `registry.example/bench/app${n}:1`;
-    manifests.push({
-      mediaType: image.top.mediaType,
-      digest: image.top.digest,
-      size: image.top.size,
-      annotations: { 'org.opencontainers.image.ref.name': reference, 'io.containerd.image.name': reference },
-    });
-  }
-  writeFileSync(join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
-  writeFileSync(join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests }));
-  let bytes = 0;
-  for (const size of written.values()) bytes += size;
-  return { blobs: written.size, bytes };
+    }),
+  ]);
+  return writeLayout(dir, images);
 }
 
 interface Measure {

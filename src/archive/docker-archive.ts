@@ -154,7 +154,7 @@ async function writeBlobs(tar: TarWriter, store: LayoutStore, blobs: [string, nu
       // Writing failures are UserErrors naming the archive; what is left is reading the layout.
       if (err instanceof UserError) throw err;
       throw new UserError(
-        `layout ${store.dir}: blob ${digest} changed or went missing since it was checked (${(err as Error).message})`,
+        `layout ${store.dir}: blob ${digest} is damaged or went missing (${(err as Error).message})`,
         { code: 'layout', blob: digest, cause: err },
       );
     }
