@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { node24 } from './harness/action-runner.js';
@@ -279,5 +280,83 @@ describe('zstd layers', () => {
     const load = await engine.docker(['load', '-i', archive]);
     expect(load.code).toBe(0);
     expect(await inspect(ref())).toEqual({ arch: 'arm64', layers: diffIds(images.zstd as TestImage) });
+  });
+});
+
+describe('file-system failures: one line naming the real path and what to do, nothing half-written', () => {
+  const mounts: string[] = [];
+  /** A small real file system (tmpfs), read-only when asked. */
+  const tmpfs = (name: string, options: string) => {
+    const dir = join(work, name);
+    mkdirSync(dir);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', dir]);
+    mounts.push(dir);
+    return dir;
+  };
+  afterAll(() => {
+    for (const m of mounts) execFileSync('umount', [m]);
+  });
+  /** The one error line (the layout's digest-only reference adds a warning before it). */
+  const errorLine = (stderr: string) => {
+    const errors = stderr.split('\n').filter((l) => l.startsWith('error:'));
+    expect(errors).toHaveLength(1);
+    return `${errors[0]}\n`;
+  };
+
+  test.each([
+    [
+      'no space left (ENOSPC)',
+      'size=64k',
+      /no space left on its file system \(ENOSPC\); free some space there or write it elsewhere/,
+    ],
+    [
+      'a read-only file system (EROFS)',
+      'size=1m,ro',
+      /its file system is read-only \(EROFS\); write it to a writable place/,
+    ],
+  ])('%s', async (_what, options, reason) => {
+    const dir = tmpfs(`fs-${options.replace(/\W/g, '')}`, options);
+    const archive = join(dir, 'images.tar');
+    const r = await cli(['archive', '--layout', layout, '--archive', archive]);
+    expect(r.code).toBe(1);
+    expect(errorLine(r.stderr)).toMatch(
+      new RegExp(`^error: ${archive}: cannot write the archive: ${reason.source}\n$`),
+    );
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('permission denied (EACCES), as a user who may not write there', async () => {
+    chmodSync(work, 0o755);
+    const dir = join(work, 'root-only');
+    mkdirSync(dir, { mode: 0o755 });
+    const archive = join(dir, 'images.tar');
+    // root may write anywhere: run the CLI as nobody.
+    const asNobody = join(work, 'node-as-nobody');
+    writeFileSync(
+      asNobody,
+      `#!/bin/sh\nexec setpriv --reuid=65534 --regid=65534 --clear-groups ${process.execPath} "$@"\n`,
+      { mode: 0o755 },
+    );
+    const r = await cli(['archive', '--layout', layout, '--archive', archive], {}, undefined, asNobody);
+    expect(errorLine(r.stderr)).toBe(
+      `error: ${archive}: cannot write the archive: permission denied (EACCES); write it to a folder you can write to\n`,
+    );
+    expect(r.code).toBe(1);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  test('a directory where the archive should go, and a file where the archive folder should go', async () => {
+    const dir = mkdtempSync(join(work, 'in-the-way-'));
+    mkdirSync(join(dir, 'images.tar'));
+    const a = await cli(['archive', '--layout', layout, '--archive', join(dir, 'images.tar')]);
+    expect(errorLine(a.stderr)).toBe(
+      `error: ${join(dir, 'images.tar')}: cannot write the archive: a directory is in the way (EISDIR); name a file, not a directory\n`,
+    );
+    writeFileSync(join(dir, 'per-image'), '');
+    const b = await cli(['archive', '--layout', layout, '--archive-dir', join(dir, 'per-image')]);
+    expect(errorLine(b.stderr)).toMatch(
+      new RegExp(`^error: ${join(dir, 'per-image')}: cannot write the archive folder: a file is in the way`),
+    );
+    expect(readdirSync(dir).sort()).toEqual(['images.tar', 'per-image']);
   });
 });

@@ -8,7 +8,7 @@ import { familiarTag, parseReference } from '../references/reference.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { decompressor, detectCodec } from './layer-decompress.js';
-import { TarWriter } from './tar-writer.js';
+import { SMALL_BLOB_BYTES, TarWriter } from './tar-writer.js';
 
 export type LayerCompression = 'keep' | 'none';
 
@@ -122,10 +122,10 @@ async function writeKeep(
     },
   }));
   // Blobs in first-use order: top-level document, platform manifest, config, layers.
-  const blobs = new Map<string, number>();
+  const blobs = new Map<string, number | undefined>();
   for (const i of images) {
     blobs.set(i.descriptor.digest, i.descriptor.size);
-    blobs.set(i.manifestDigest, (await store.blobSize(i.manifestDigest)) ?? 0);
+    if (!blobs.has(i.manifestDigest)) blobs.set(i.manifestDigest, undefined);
     blobs.set(i.manifest.config.digest, i.manifest.config.size);
     for (const l of i.manifest.layers) blobs.set(l.digest, l.size);
   }
@@ -139,7 +139,26 @@ async function writeKeep(
   await tar.addBytes('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
   await tar.addDirectory('blobs');
   await tar.addDirectory('blobs/sha256');
-  for (const [digest, size] of blobs) await tar.addStream(blobName(digest), size, store.openBlob(digest));
+  await writeBlobs(tar, store, [...blobs]);
+}
+
+/** The blobs in order: small ones copied into the writer's buffer, large ones streamed. */
+async function writeBlobs(tar: TarWriter, store: LayoutStore, blobs: [string, number | undefined][]) {
+  for (const [digest, size] of blobs) {
+    try {
+      // A platform manifest's size is not at hand: it is a small document, of the file's size.
+      if (size === undefined || size <= SMALL_BLOB_BYTES)
+        await tar.addSmallFile(blobName(digest), store.blobPath(digest), size);
+      else await tar.addStream(blobName(digest), size, store.openBlob(digest));
+    } catch (err) {
+      // Writing failures are UserErrors naming the archive; what is left is reading the layout.
+      if (err instanceof UserError) throw err;
+      throw new UserError(
+        `layout ${store.dir}: blob ${digest} is damaged or went missing (${(err as Error).message})`,
+        { code: 'layout', blob: digest, cause: err },
+      );
+    }
+  }
 }
 
 /**

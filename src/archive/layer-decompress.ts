@@ -6,15 +6,20 @@ import { UserError } from '../util/errors.js';
 
 export type LayerCodec = 'gzip' | 'zstd' | 'none';
 
-/** Detects a layer's compression from its first bytes, as `docker load` does. */
+/** A layer's compression from its first (up to 4) bytes, as `docker load` tells it. */
+export function codecOf(magic: Buffer): LayerCodec {
+  if (magic.length >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
+  if (magic.length >= 4 && magic.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+  return 'none';
+}
+
+/** Detects a layer file's compression from its first bytes. */
 export async function detectCodec(path: string): Promise<LayerCodec> {
   const fh = await open(path, 'r');
   try {
     const magic = Buffer.alloc(4);
     const { bytesRead } = await fh.read(magic, 0, 4, 0);
-    if (bytesRead >= 2 && magic[0] === 0x1f && magic[1] === 0x8b) return 'gzip';
-    if (bytesRead === 4 && magic.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
-    return 'none';
+    return codecOf(magic.subarray(0, bytesRead));
   } finally {
     await fh.close();
   }

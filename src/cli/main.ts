@@ -3,6 +3,7 @@ import { UsageError, UserError, advisedMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { closest } from '../util/suggest.js';
 import { archiveCommand, archiveHelp } from './commands/archive.js';
+import { inspectCommand, inspectHelp } from './commands/inspect.js';
 import { keyCommand, keyHelp } from './commands/key.js';
 import { listCommand, listHelp } from './commands/list.js';
 import { pullCommand, pullHelp } from './commands/pull.js';
@@ -16,7 +17,7 @@ interface CommandEntry {
   summary: string;
 }
 
-/** Every command; inspect and store register here the same way. */
+/** Every command. */
 const commands: Record<string, CommandEntry> = {
   list: { run: listCommand, help: listHelp, summary: 'print the images a Forklift pallet requires' },
   pull: {
@@ -30,6 +31,11 @@ const commands: Record<string, CommandEntry> = {
     summary: 'write docker-archives from an existing layout',
   },
   key: { run: keyCommand, help: keyHelp, summary: "print the cache key of the images' digest set" },
+  inspect: {
+    run: inspectCommand,
+    help: inspectHelp,
+    summary: 'list the images inside an archive or a layout, and check them with --verify',
+  },
 };
 
 function usage(): string {

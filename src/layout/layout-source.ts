@@ -4,7 +4,11 @@ import { sha256Digest } from '../oci/digest.js';
 import { Annotation } from '../oci/media-types.js';
 import { normalizedReference, type ImageReference } from '../references/reference.js';
 import { UserError } from '../util/errors.js';
+import { isNotFound } from '../util/fs.js';
 import type { LayoutStore } from './layout-store.js';
+
+/** What reading a layout's images needs of a store (the archive writer reads without waiting). */
+export type LayoutReader = Pick<LayoutStore, 'dir' | 'readIndex' | 'hasBlob' | 'readBlob'>;
 
 /**
  * A layout as a content source: references resolve to the digests its index.json recorded,
@@ -13,7 +17,7 @@ import type { LayoutStore } from './layout-store.js';
 export class LayoutSource implements ContentSource {
   private index?: Promise<ImageIndex>;
 
-  constructor(readonly store: LayoutStore) {}
+  constructor(readonly store: LayoutReader) {}
 
   describe(): string {
     return `layout ${this.store.dir}`;
@@ -52,13 +56,18 @@ export class LayoutSource implements ContentSource {
 
   /** A document's bytes, checked against its digest (cheap for documents, and a layout may be damaged). */
   private async read(ref: ImageReference, digest: string, size?: number): Promise<Buffer> {
-    const held = await this.store.blobSize(digest);
-    if (held === undefined || (size !== undefined && held !== size))
+    if (size !== undefined && !(await this.store.hasBlob({ digest, size })))
       throw this.missing(ref, `blob ${digest} is missing`);
-    const bytes = await this.store.readBlob(digest);
+    let bytes: Buffer;
+    try {
+      bytes = await this.store.readBlob(digest);
+    } catch (err) {
+      if (isNotFound(err)) throw this.missing(ref, `blob ${digest} is missing`);
+      throw err;
+    }
     if (sha256Digest(bytes) !== digest) {
       throw new UserError(
-        `layout ${this.store.dir}, image ${ref.original}: blob ${this.store.blobPath(digest)} is damaged`,
+        `layout ${this.store.dir}, image ${ref.original}: blob ${digest} is damaged (its bytes hash to something else)`,
         { code: 'corrupt', image: ref.original, blob: digest },
       );
     }

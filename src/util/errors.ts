@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'layout'
   /** A file-system failure: no space, read-only, permission. */
   | 'file-system'
+  /** A file we wrote earlier (an archive, a layout) whose bytes no longer match their digest. */
+  | 'damaged'
   /** A mistake in a pallet's files. */
   | 'pallet';
 
@@ -158,6 +160,8 @@ export function adviceFor(err: UserError, setting: SettingNamer): string {
       return `choose another platform with ${setting('platform')}, or an image built for the one you need`;
     case 'corrupt':
       return 'nothing was stored: try again, and if it persists the registry or a proxy is damaging it';
+    case 'damaged':
+      return 'it was damaged after it was written (disk, transfer or edit): write or copy it again';
     case 'locked':
       return `wait for it, or raise ${setting('lock-timeout')}`;
     case 'layout':

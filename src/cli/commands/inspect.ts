@@ -1,0 +1,45 @@
+import { archiveFiles, layoutFiles } from '../../inspect/image-files.js';
+import { inspectImages } from '../../inspect/inspect-images.js';
+import { inspectionJson, inspectionTable } from '../../inspect/inspect-report.js';
+import { verifyImages } from '../../inspect/verify-images.js';
+import { UsageError } from '../../util/errors.js';
+import type { Logger } from '../../util/log.js';
+import { parseCommand } from '../options.js';
+
+export const inspectHelp = `Usage: cache-images inspect (--archive FILE | --layout DIR) [--json] [--verify]
+
+Lists the images inside a docker-archive (written by cache-images, 'docker save' or skopeo) or
+an OCI image layout: reference, digest, image ID, platform, size and layers.
+
+  --archive FILE   the archive to read (streamed; nothing is extracted)
+  --layout DIR     the OCI image layout to read
+  --json           per image: references, digest, manifest, id, platform, size and layers
+  --verify         also re-hash every blob against its digest (layers of docker-archives
+                   against the config's diff_ids); a damaged blob fails naming image and blob
+`;
+
+export async function inspectCommand(args: string[], logger: Logger): Promise<number> {
+  const v = parseCommand(args, {
+    archive: { type: 'string' },
+    layout: { type: 'string' },
+    json: { type: 'boolean' },
+    verify: { type: 'boolean' },
+  });
+  if (v.help) {
+    process.stdout.write(inspectHelp);
+    return 0;
+  }
+  if (!v.archive === !v.layout) throw new UsageError('give either --archive FILE or --layout DIR');
+  const files = v.archive ? await archiveFiles(v.archive) : await layoutFiles(v.layout as string);
+  const inspection = await inspectImages(files);
+  let verified: number | undefined;
+  if (v.verify) {
+    verified = await verifyImages(files, inspection);
+    logger.info(
+      `verified ${verified} blobs of ${inspection.images.length} images: every one matches its digest`,
+    );
+  }
+  if (v.json) process.stdout.write(`${JSON.stringify(inspectionJson(inspection, verified), null, 2)}\n`);
+  else process.stdout.write(inspectionTable(inspection.images));
+  return 0;
+}
