@@ -231,7 +231,7 @@ describe('the pallet of the current folder', () => {
       // Its images live on Docker Hub: offline, the error names its first image; online, a key.
       // Either proves the pallet was read (without one, this is the usage error above).
       expect(here.code === 1 ? here.stderr : here.stdout).toMatch(
-        /^error: image alpine:3 \(registry docker\.io\)|^cache-images-linux-arm64-[0-9a-f]{32}\n$/,
+        /^error: image alpine:3 \(registry docker\.io\)|^cache-images-linux-arm64-[0-9a-f]{32}\n$/m,
       );
     } finally {
       process.chdir(cwd);

@@ -31,18 +31,18 @@ export async function tryResolveDigests(
   concurrency = 8,
 ): Promise<Resolution> {
   const limiter = new Limiter(concurrency);
-  const out: Resolution = { pairs: [], failures: [] };
-  await Promise.all(
+  const settled = await Promise.allSettled(
     references.map(async (reference) => {
       const ref = parseReference(reference);
-      try {
-        const digest = ref.digest ?? (await limiter.run(() => source.resolve(ref))).digest;
-        out.pairs.push({ reference, digest });
-      } catch (error) {
-        out.failures.push({ reference, error });
-      }
+      return { reference, digest: ref.digest ?? (await limiter.run(() => source.resolve(ref))).digest };
     }),
   );
+  // In the references' order, whatever finished first: the same run reports the same first failure.
+  const out: Resolution = { pairs: [], failures: [] };
+  settled.forEach((s, i) => {
+    if (s.status === 'fulfilled') out.pairs.push(s.value);
+    else out.failures.push({ reference: references[i] as string, error: s.reason });
+  });
   return out;
 }
 

@@ -10,36 +10,55 @@ const REGISTRY_WIDE: ReadonlySet<ErrorCode> = new Set([
   'rate-limited',
 ]);
 
+/** One image's failure; `image` names it when the error (shared by a registry's requests) does not. */
+export interface Failure {
+  image?: string;
+  error: unknown;
+}
+
 /**
  * Turns the failures of many images into one error to throw, each cause said once: images
  * failing for one registry-wide cause become one line naming them all; other failures
  * beyond the first are logged as warnings.
  */
-export function oneFailure(failures: unknown[], logger: Logger): unknown {
-  const groups = new Map<string, UserError[]>();
+export function oneFailure(failures: (Failure | unknown)[], logger: Logger): unknown {
+  const items = failures.map((f) => (isFailure(f) ? f : { error: f }));
+  const groups = new Map<string, { first: UserError; images: Set<string> }>();
   const distinct: unknown[] = [];
-  for (const f of failures) {
-    if (f instanceof UserError && f.code && REGISTRY_WIDE.has(f.code) && f.registry) {
-      const key = `${f.code} ${f.registry}`;
+  for (const { image, error } of items) {
+    const key = groupKey(error);
+    const name = image ?? (error instanceof UserError ? error.image : undefined);
+    if (key && error instanceof UserError) {
       const group = groups.get(key);
       if (group) {
-        group.push(f);
+        if (name) group.images.add(name);
         continue;
       }
-      groups.set(key, [f]);
+      groups.set(key, { first: error, images: new Set(name ? [name] : []) });
     }
-    distinct.push(f);
+    if (!distinct.includes(error)) distinct.push(error);
   }
-  const reported = distinct.map((f) => {
-    if (!(f instanceof UserError)) return f;
-    const group = groups.get(`${f.code} ${f.registry}`);
-    if (!group || group.length < 2) return f;
-    const others = group.slice(1).map((e) => e.image);
-    return f.with(
+  const reported = distinct.map((error) => {
+    const group = groups.get(groupKey(error) ?? '');
+    if (!group || !(error instanceof UserError)) return error;
+    const others = [...group.images].filter((i) => i !== error.image);
+    if (others.length === 0) return error;
+    const images = others.length === 1 ? 'image' : 'images';
+    return error.with(
       {},
-      `${f.message} (and ${others.length} more ${others.length === 1 ? 'image' : 'images'} of that registry: ${others.join(', ')})`,
+      `${error.message} (and ${others.length} more ${images} of that registry: ${others.join(', ')})`,
     );
   });
   for (const f of reported.slice(1)) logger.warn(errorMessage(f));
   return reported[0];
+}
+
+function isFailure(f: unknown): f is Failure {
+  return typeof f === 'object' && f !== null && 'error' in f && !(f instanceof Error);
+}
+
+function groupKey(error: unknown): string | undefined {
+  if (error instanceof UserError && error.code && REGISTRY_WIDE.has(error.code) && error.registry)
+    return `${error.code} ${error.registry}`;
+  return undefined;
 }

@@ -65,7 +65,7 @@ export async function restoreFromCache(o: RestoreOptions): Promise<Restored> {
   const fatal = failures.filter((f) => !fallback.includes(f));
   if (fatal.length)
     throw oneFailure(
-      fatal.map((f) => f.error),
+      fatal.map((f) => ({ image: f.reference, error: f.error })),
       o.logger,
     );
   const stale = new Set<string>();

@@ -32,7 +32,7 @@ export async function keyCommand(args: string[], logger: Logger): Promise<number
     const { pairs, failures } = await tryResolveDigests(references, new RegistrySource(client));
     if (failures.length)
       throw oneFailure(
-        failures.map((f) => f.error),
+        failures.map((f) => ({ image: f.reference, error: f.error })),
         logger,
       );
     process.stdout.write(`${cacheKey(pairs, v.platform as Platform, v.prefix)}\n`);
