@@ -4,6 +4,7 @@ import { archiveCommand, archiveHelp } from './commands/archive.js';
 import { keyCommand, keyHelp } from './commands/key.js';
 import { listCommand, listHelp } from './commands/list.js';
 import { pullCommand, pullHelp } from './commands/pull.js';
+import { storeCommand, storeHelp } from './commands/store.js';
 import { stderrLogger } from './logger.js';
 
 const commands: Record<string, { run: (args: string[], logger: Logger) => Promise<number>; help: string }> = {
@@ -11,6 +12,7 @@ const commands: Record<string, { run: (args: string[], logger: Logger) => Promis
   pull: { run: pullCommand, help: pullHelp },
   archive: { run: archiveCommand, help: archiveHelp },
   key: { run: keyCommand, help: keyHelp },
+  store: { run: storeCommand, help: storeHelp },
 };
 
 const usage = `Usage: cache-images <command> [options]
@@ -20,6 +22,7 @@ Commands:
   pull     download them for one platform into an OCI layout and write docker-archives
   archive  write docker-archives from an existing layout
   key      print the cache key of the images' digest set
+  store    build the device's image store (docker or containerd) from a layout
 
 Run 'cache-images <command> --help' for a command's options.
 `;

@@ -38,7 +38,13 @@ export type ErrorCode =
   /** A file-system failure: no space, read-only, permission. */
   | 'file-system'
   /** A mistake in a pallet's files. */
-  | 'pallet';
+  | 'pallet'
+  /** A program this step runs (an engine, tar) is not installed. */
+  | 'missing-tool'
+  /** The step needs root and runs as another user. */
+  | 'needs-root'
+  /** A private container engine failed to start, load or stop. */
+  | 'engine';
 
 /** The facts an error is about, for messages, annotations and advice. */
 export interface ErrorFacts {
@@ -164,6 +170,10 @@ export function adviceFor(err: UserError, setting: SettingNamer): string {
       return `run the pull again to complete the layout (${setting('layout')})`;
     case 'invalid-input':
       return err.option ? `fix ${setting(err.option)}` : '';
+    case 'needs-root':
+      return 'run it as root (sudo; GitHub-hosted runners allow it without a password)';
+    case 'engine':
+      return 'the engine needs a kernel with overlayfs and a temporary folder that is not itself on overlayfs (TMPDIR)';
     default:
       return '';
   }
