@@ -4,6 +4,37 @@ import { readFile } from 'node:fs/promises';
 import { UserError } from '../util/errors.js';
 import { tail } from './host-tools.js';
 
+/** A Go-quoted log field; Go escapes JSON lacks (\\x..) are left as they are. */
+function unquote(value: string): string {
+  try {
+    return JSON.parse(value) as string;
+  } catch {
+    return value.slice(1, -1);
+  }
+}
+
+/**
+ * The line of an engine's log that says what went wrong: the last error or fatal entry
+ * (logrus `msg` and `error` fields), or a bare line such as dockerd's "failed to start
+ * daemon: ...". Falls back to the last lines.
+ */
+export function engineComplaint(log: string): string {
+  const lines = log.split('\n').filter((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i] as string;
+    const level = /\blevel=(\w+)/.exec(line)?.[1];
+    if (level === undefined) return line.trim();
+    if (level === 'error' || level === 'fatal') {
+      const field = (name: string) => {
+        const value = new RegExp(` ${name}=("(?:[^"\\\\]|\\\\.)*"|\\S+)`).exec(line)?.[1];
+        return value?.startsWith('"') ? unquote(value) : value;
+      };
+      return [field('msg'), field('error')].filter(Boolean).join(': ');
+    }
+  }
+  return tail(log);
+}
+
 export interface DaemonSpec {
   /** What the user knows it as: dockerd, containerd. */
   name: string;
@@ -55,7 +86,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   });
   let spawnError: Error | undefined;
   child.once('error', (err) => (spawnError = err));
-  const logTail = async () => tail(await readFile(spec.logFile, 'utf8').catch(() => ''));
+  const logTail = async () => engineComplaint(await readFile(spec.logFile, 'utf8').catch(() => ''));
   const daemon: Daemon = {
     name: spec.name,
     pid: child.pid ?? -1,
