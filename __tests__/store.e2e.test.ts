@@ -255,7 +255,7 @@ describe('failures leave nothing behind', () => {
     await new Promise<void>((resolve, reject) => {
       child.stderr.on('data', (d: Buffer) => {
         stderr += d.toString();
-        if (stderr.includes('loading ')) resolve();
+        if (stderr.includes('starting a private')) resolve();
       });
       child.once('exit', () => reject(new Error(`exited before loading: ${stderr}`)));
     });

@@ -6,7 +6,7 @@ import { LayoutStore } from '../layout/layout-store.js';
 import { formatPlatform } from '../oci/platform.js';
 import { UserError } from '../util/errors.js';
 import { formatBytes, type Logger } from '../util/log.js';
-import { BACKENDS, type EngineBackend } from './engine-backends.js';
+import { BACKENDS, type EngineBackend, type Loaded } from './engine-backends.js';
 import { EngineSession } from './engine-session.js';
 import { requireRoot, requireTools } from './host-tools.js';
 import { releaseMounts } from './mounts.js';
@@ -85,7 +85,74 @@ function budgetMs(images: LayoutImage[]): number {
   return 120_000 + Math.ceil((bytes / GiB) * 300_000);
 }
 
-const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} s`;
+/** Seconds since the last call (or creation), for the log's phase times. */
+function stopwatch(): () => string {
+  let since = Date.now();
+  return () => {
+    const text = `${((Date.now() - since) / 1000).toFixed(1)} s`;
+    since = Date.now();
+    return text;
+  };
+}
+
+interface Plan extends Checked {
+  layoutDir: string;
+  images: LayoutImage[];
+  platform: string;
+  timeoutMs: number;
+  logger: Logger;
+}
+
+/** Loads the images into a private engine in `<session>/rootfs` and stops it. */
+async function loadAndStop(plan: Plan, session: EngineSession): Promise<{ rootfs: string; loaded: Loaded }> {
+  const { backend, logger, images, platform } = plan;
+  const archive = join(session.dir, 'images.tar');
+  await writeDockerArchive(await LayoutStore.open(plan.layoutDir, { create: false }), images, archive, {
+    layerCompression: 'keep',
+    logger: backend.engine === 'docker' ? logger : quietWarnings(logger),
+  });
+  const rootfs = join(session.dir, 'rootfs');
+  const lap = stopwatch();
+  logger.info(`starting a private ${backend.engine} for ${images.length} images (${platform})`);
+  const loaded = await backend.load({
+    session,
+    dataRoot: join(rootfs, plan.dataRoot),
+    archive,
+    images,
+    platform,
+    namespace: plan.namespace,
+    timeoutMs: plan.timeoutMs,
+    onReady: (version) => logger.info(`${backend.engine} ${version} ready in ${lap()}; loading`),
+  });
+  logger.info(`loaded in ${lap()}; stopping ${backend.engine}`);
+  await session.stopDaemons();
+  await rm(archive, { force: true });
+  await releaseMounts(session.dir);
+  logger.info(`stopped in ${lap()}`);
+  return { rootfs, loaded };
+}
+
+function describeStore(plan: Plan, loaded: Loaded, size: number): StoreManifest {
+  const { backend, output } = plan;
+  return {
+    engine: backend.engine,
+    engineVersion: loaded.engineVersion,
+    storageDriver: backend.storageDriver,
+    ...(backend.usesNamespace ? { namespace: plan.namespace } : {}),
+    dataRoot: plan.dataRoot,
+    platform: plan.platform,
+    images: plan.images.map((image, n) => ({
+      reference: image.reference,
+      digest: image.descriptor.digest,
+      platformDigest: image.manifestDigest,
+      imageId: image.manifest.config.digest,
+      names: loaded.names[n] ?? [],
+    })),
+    tarball: basename(output),
+    size,
+    extract: `${EXTRACT_COMMAND} ${basename(output)} -C /`,
+  };
+}
 
 /**
  * Builds the device's image store on the build host: the layout's images are loaded by a
@@ -95,70 +162,38 @@ const seconds = (since: number) => `${((Date.now() - since) / 1000).toFixed(1)} 
  * mounts released on every path, signals included; a failed run leaves no tarball.
  */
 export async function buildImageStore(request: StoreRequest): Promise<StoreManifest> {
-  const { backend, namespace, dataRoot, output } = checkRequest(request);
+  const checked = checkRequest(request);
   const { logger } = request;
   requireRoot();
-  await requireTools([...backend.tools, 'tar', 'umount']);
+  await requireTools([...checked.backend.tools, 'tar', 'umount']);
   const { images, platform } = await layoutImages(request.layoutDir);
-  const timeoutMs = budgetMs(images);
+  const plan: Plan = {
+    ...checked,
+    layoutDir: request.layoutDir,
+    images,
+    platform,
+    timeoutMs: budgetMs(images),
+    logger,
+  };
   const session = await EngineSession.open(logger);
   try {
-    const archive = join(session.dir, 'images.tar');
-    await writeDockerArchive(await LayoutStore.open(request.layoutDir, { create: false }), images, archive, {
-      layerCompression: 'keep',
-      logger: backend.engine === 'docker' ? logger : quietWarnings(logger),
-    });
-    const rootfs = join(session.dir, 'rootfs');
-    let started = Date.now();
-    logger.info(`loading ${images.length} images (${platform}) into a private ${backend.engine}`);
-    const loaded = await backend.load({
-      session,
-      dataRoot: join(rootfs, dataRoot),
-      archive,
-      images,
-      platform,
-      namespace,
-      timeoutMs,
-    });
-    logger.info(`loaded in ${seconds(started)}; stopping ${backend.engine}`);
-    started = Date.now();
-    await session.stopDaemons();
-    await rm(archive, { force: true });
-    await releaseMounts(session.dir);
-    logger.info(`stopped in ${seconds(started)}; writing ${output}`);
-    started = Date.now();
+    const { rootfs, loaded } = await loadAndStop(plan, session);
+    const lap = stopwatch();
     const size = await writeStoreTarball({
       rootfs,
-      dataRoot,
-      paths: backend.storePaths,
-      output,
-      timeoutMs,
+      dataRoot: plan.dataRoot,
+      paths: plan.backend.storePaths,
+      output: plan.output,
+      timeoutMs: plan.timeoutMs,
       signal: session.signal,
       onTemporary: (tmp) => session.onClose(() => rm(tmp, { force: true })),
     });
-    const manifest: StoreManifest = {
-      engine: backend.engine,
-      engineVersion: loaded.engineVersion,
-      storageDriver: backend.storageDriver,
-      ...(backend.usesNamespace ? { namespace } : {}),
-      dataRoot,
-      platform,
-      images: images.map((image, n) => ({
-        reference: image.reference,
-        digest: image.descriptor.digest,
-        platformDigest: image.manifestDigest,
-        imageId: image.manifest.config.digest,
-        names: loaded.names[n] ?? [],
-      })),
-      tarball: basename(output),
-      size,
-      extract: `${EXTRACT_COMMAND} ${basename(output)} -C /`,
-    };
-    await writeStoreManifest(output, manifest).catch(async (err: unknown) => {
-      await rm(output, { force: true });
+    const manifest = describeStore(plan, loaded, size);
+    await writeStoreManifest(plan.output, manifest).catch(async (err: unknown) => {
+      await rm(plan.output, { force: true });
       throw err;
     });
-    logger.info(`wrote ${output} (${formatBytes(size)}) in ${seconds(started)}`);
+    logger.info(`wrote ${plan.output} (${formatBytes(size)}) in ${lap()}`);
     logger.warn(deviceRequirement(manifest));
     return manifest;
   } finally {

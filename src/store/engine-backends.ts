@@ -16,6 +16,8 @@ export interface LoadRequest {
   platform: string;
   namespace: string;
   timeoutMs: number;
+  /** Told when the engine answers, so start-up and loading times show apart. */
+  onReady: (version: string) => void;
 }
 
 export interface Loaded {
@@ -45,6 +47,7 @@ const docker: EngineBackend = {
   usesNamespace: false,
   async load(r) {
     const engine = await startDockerd(r.session, r.dataRoot);
+    r.onReady(engine.version);
     await engine.docker(['load', '--quiet', '--input', r.archive], r.timeoutMs);
     const names: string[][] = [];
     for (const image of r.images) {
@@ -86,6 +89,7 @@ const containerd: EngineBackend = {
   usesNamespace: true,
   async load(r) {
     const engine = await startContainerd(r.session, r.dataRoot);
+    r.onReady(engine.version);
     // The archive's index.json names the registry's top-level documents, so each image's
     // target is the pinned digest; --platform keeps only the layout's platform.
     await engine.ctr(
