@@ -23,6 +23,7 @@ const work = mkdtempSync(join(tmpdir(), 'se-'));
 let registry: TestRegistry;
 const images: Record<'web' | 'api' | 'wo', TestImage> = {} as never;
 const refs: Record<'web' | 'api' | 'wo', string> = {} as never;
+const repos: Record<'web' | 'api' | 'wo', string> = {} as never;
 const layouts: Record<string, string> = {};
 
 beforeAll(async () => {
@@ -38,6 +39,9 @@ beforeAll(async () => {
   await pushImage(registry.host, 'apps/web', '1.0', images.web);
   await pushImage(registry.host, 'apps/api', '2.1', images.api);
   await pushImage(registry.host, 'test/whiteout', '1', images.wo);
+  repos.web = `${registry.host}/apps/web`;
+  repos.api = `${registry.host}/apps/api`;
+  repos.wo = `${registry.host}/test/whiteout`;
   refs.web = `${registry.host}/apps/web:1.0`;
   refs.api = `${registry.host}/apps/api:2.1@${images.api.top.digest}`;
   refs.wo = `${registry.host}/test/whiteout:1`;
@@ -149,6 +153,7 @@ describe.each(['linux/arm64', 'linux/amd64'])('docker engine (overlay2), %s', (p
       const entry = manifest.images.find((i: { reference: string }) => i.reference === refs[key]);
       expect(entry.digest).toBe(images[key].top.digest);
       expect(entry.imageId).toBe(platformImage(images[key], p).config.digest);
+      expect(entry.names).toEqual([refs[key].replace(/@.*/, ''), `${repos[key]}@${images[key].top.digest}`]);
     }
 
     const rootfs = await extract(output, `docker-${platform.replace('/', '-')}`);
@@ -163,6 +168,14 @@ describe.each(['linux/arm64', 'linux/amd64'])('docker engine (overlay2), %s', (p
     );
     const arch = await device.client(['image', 'inspect', '--format', '{{.Architecture}}', refs.wo]);
     expect(arch.stdout.trim()).toBe(p.architecture);
+    // Pinned references resolve by digest, as after a pull (docker load alone records no digest).
+    for (const key of ['web', 'api', 'wo'] as const) {
+      const pinned = `${repos[key]}@${images[key].top.digest}`;
+      const byDigest = await device.client(['image', 'inspect', '--format', '{{.Id}}', pinned]);
+      expect(byDigest.stdout.trim()).toBe(platformImage(images[key], p).config.digest);
+    }
+    const apiById = await device.client(['image', 'inspect', '--format', '{{.Id}}', refs.api]);
+    expect(apiById.stdout.trim()).toBe(platformImage(images.api, p).config.digest);
 
     // create + export runs nothing and shows the image's merged layers.
     const created = await device.client(['create', '--platform', platform, refs.wo, '/bin/true']);

@@ -27,6 +27,8 @@ const ARM64: TestPlatform = { os: 'linux', architecture: 'arm64' };
 interface Measure {
   seconds: number;
   rssMiB: number;
+  /** The command's log (the store logs its phase times). */
+  stderr: string;
 }
 
 /** Wall seconds and peak RSS (GNU time) of one command; fails loudly with its stderr. */
@@ -39,11 +41,14 @@ function timed(command: string, args: string[]): Promise<Measure> {
       (err, _o, stderr) => {
         if (err) return fail(new Error(`${command} ${args.join(' ')}: ${stderr.slice(-2000)}`));
         const [seconds, rss] = stderr.trim().split('\n').at(-1)?.split(' ') ?? [];
-        done({ seconds: Number(seconds), rssMiB: Number(rss) / 1024 });
+        done({ seconds: Number(seconds), rssMiB: Number(rss) / 1024, stderr });
       },
     );
   });
 }
+
+/** A phase's seconds from the store's log: `ready in 2.1 s`, `loaded in 5.0 s`, `wrote ... in 0.4 s`. */
+const phase = (log: string, pattern: RegExp) => Number(pattern.exec(log)?.[1] ?? NaN);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
@@ -73,7 +78,7 @@ async function nativeLoad(engine: 'docker' | 'containerd', archive: string, work
         : ['-n', 'moby', 'images', 'import', '--platform', 'linux/arm64', archive];
     const r = await device.client(args);
     if (r.code !== 0) throw new Error(`${engine} load: ${r.stderr}`);
-    return { seconds: (Date.now() - started) / 1000, rssMiB: NaN };
+    return { seconds: (Date.now() - started) / 1000, rssMiB: NaN, stderr: r.stderr };
   } finally {
     await device?.stop();
     rmSync(rootfs, { recursive: true, force: true });
@@ -104,7 +109,13 @@ async function round(engine: 'docker' | 'containerd', layout: string, archive: s
   ]);
   rmSync(target, { recursive: true, force: true });
   const native = await nativeLoad(engine, archive, work);
-  return { built, restored, native, tarMiB: statSync(output).size / MiB };
+  const phases = {
+    ready: phase(built.stderr, /ready in ([\d.]+) s/),
+    load: phase(built.stderr, /loaded in ([\d.]+) s/),
+    stop: phase(built.stderr, /stopped in ([\d.]+) s/),
+    tar: phase(built.stderr, /wrote .* in ([\d.]+) s/),
+  };
+  return { built, phases, restored, native, tarMiB: statSync(output).size / MiB };
 }
 
 async function main() {
@@ -130,7 +141,7 @@ async function main() {
       for (let i = 0; i < ROUNDS; i++) rounds.push(await round(engine, layout, archive, work));
       const m = (pick: (r: (typeof rounds)[number]) => number) => median(rounds.map(pick)).toFixed(2);
       console.log(
-        `| ${engine} | ${m((r) => r.built.seconds)} | ${m((r) => r.built.rssMiB)} | ${m((r) => r.tarMiB)} | ${m((r) => r.restored.seconds)} | ${m((r) => r.native.seconds)} |`,
+        `| ${engine} | ${m((r) => r.built.seconds)} | ${m((r) => r.phases.ready)} / ${m((r) => r.phases.load)} / ${m((r) => r.phases.stop)} / ${m((r) => r.phases.tar)} | ${m((r) => r.built.rssMiB)} | ${m((r) => r.tarMiB)} | ${m((r) => r.restored.seconds)} | ${m((r) => r.native.seconds)} |`,
       );
     }
   } finally {

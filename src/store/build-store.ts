@@ -129,7 +129,9 @@ async function loadAndStop(plan: Plan, session: EngineSession): Promise<{ rootfs
   await rm(archive, { force: true });
   await releaseMounts(session.dir);
   logger.info(`stopped in ${lap()}`);
-  return { rootfs, loaded };
+  const more = (await backend.afterStop?.(join(rootfs, plan.dataRoot), images)) ?? [];
+  const names = loaded.names.map((n, i) => [...n, ...(more[i] ?? [])]);
+  return { rootfs, loaded: { ...loaded, names } };
 }
 
 function describeStore(plan: Plan, loaded: Loaded, size: number): StoreManifest {

@@ -1,6 +1,8 @@
+import { join } from 'node:path';
 import type { LayoutImage } from '../layout/layout-images.js';
 import { Annotation } from '../oci/media-types.js';
 import { UserError } from '../util/errors.js';
+import { addDigestReferences } from './docker-digests.js';
 import type { EngineSession } from './engine-session.js';
 import { startContainerd } from './private-containerd.js';
 import { DOCKER_STORAGE_DRIVER, startDockerd } from './private-dockerd.js';
@@ -36,6 +38,8 @@ export interface EngineBackend {
   storePaths: string[];
   usesNamespace: boolean;
   load(request: LoadRequest): Promise<Loaded>;
+  /** Completes the store once the engine is stopped; returns more names per image. */
+  afterStop?(dataRoot: string, images: LayoutImage[]): Promise<string[][]>;
 }
 
 const docker: EngineBackend = {
@@ -65,6 +69,8 @@ const docker: EngineBackend = {
     }
     return { engineVersion: engine.version, names };
   },
+  afterStop: (dataRoot, images) =>
+    addDigestReferences(join(dataRoot, 'image', DOCKER_STORAGE_DRIVER), images),
 };
 
 /** `ctr images ls` rows as name -> target digest. */
