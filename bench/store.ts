@@ -133,9 +133,9 @@ async function main() {
       `\nStore benchmark: 4 images, ${archiveMiB.toFixed(0)} MiB archive (gzip layers) for linux/arm64, median of ${ROUNDS} rounds, ${new Date().toISOString().slice(0, 10)}, ${process.version}\n`,
     );
     console.log(
-      '| engine | store built s | peak RSS MiB | tarball MiB | restored (tar -x) s | native load of the archive s |',
+      '| engine | store built s | of which engine start / load / stop / tar s | peak RSS MiB | tarball MiB | restored (tar -x) s | native load of the archive s |',
     );
-    console.log('| --- | --- | --- | --- | --- | --- |');
+    console.log('| --- | --- | --- | --- | --- | --- | --- |');
     for (const engine of ['docker', 'containerd'] as const) {
       const rounds: Awaited<ReturnType<typeof round>>[] = [];
       for (let i = 0; i < ROUNDS; i++) rounds.push(await round(engine, layout, archive, work));

@@ -17,16 +17,17 @@ export interface PrivateDockerd {
 }
 
 /**
- * Starts dockerd with its data-root at `dataRoot`, storage driver overlay2, no networking, an
- * empty configuration file (the host's /etc/docker/daemon.json may name another data-root or
- * driver) and a containerd of its own: left alone, dockerd would use the host's containerd
+ * Starts dockerd with its data-root at `dataRoot`, storage driver overlay2, no networking, a
+ * configuration file of its own (the host's /etc/docker/daemon.json may name another data-root
+ * or driver) and a containerd of its own: left alone, dockerd would use the host's containerd
  * whenever /run/containerd/containerd.sock exists, as on GitHub's runners.
  */
 export async function startDockerd(session: EngineSession, dataRoot: string): Promise<PrivateDockerd> {
   const containerd = await startContainerd(session, join(session.dir, 'dockerd-containerd'));
   const socket = join(session.dir, 'docker.sock');
   const configFile = join(session.dir, 'daemon.json');
-  await writeFile(configFile, '{}\n');
+  // Docker 29 would otherwise keep images in containerd, not in the classic store asked for.
+  await writeFile(configFile, `${JSON.stringify({ features: { 'containerd-snapshotter': false } })}\n`);
   await mkdir(dataRoot, { recursive: true });
   const docker = (args: string[], timeoutMs = 30_000) =>
     runTool('docker', ['-H', `unix://${socket}`, ...args], { timeoutMs, signal: session.signal });
