@@ -3,6 +3,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { engineIdentity } from '../src/store/index.js';
 import { CLI, cli } from './harness/cli.js';
 import {
   mountsBelow,
@@ -134,8 +135,13 @@ describe.each(['linux/arm64', 'linux/amd64'])('docker engine (overlay2), %s', (p
 
   test('a second dockerd on the extracted store lists every reference and exports the whiteout image correctly', async () => {
     const { output, manifest, stderr } = await build({ engine: 'docker', platform });
-    const version = (await run('dockerd', ['--version'])).stdout;
-    expect(version).toContain(manifest.engineVersion);
+    // The key computed before a build (from the binaries) is the key of what was built.
+    const identity = await engineIdentity('docker');
+    expect(identity).toEqual({
+      engine: 'docker',
+      engineVersion: manifest.engineVersion,
+      storageDriver: 'overlay2',
+    });
     expect(manifest).toMatchObject({
       engine: 'docker',
       storageDriver: 'overlay2',
@@ -198,8 +204,12 @@ describe.each([
 
   test('a second containerd on the extracted store keeps the pinned index digests and mounts the whiteout image correctly', async () => {
     const { output, manifest } = await build({ engine: 'containerd', platform, namespace });
-    const version = (await run('containerd', ['--version'])).stdout;
-    expect(version).toContain(manifest.engineVersion);
+    const identity = await engineIdentity('containerd');
+    expect(identity).toEqual({
+      engine: 'containerd',
+      engineVersion: manifest.engineVersion,
+      storageDriver: 'overlayfs',
+    });
     expect(manifest).toMatchObject({
       engine: 'containerd',
       storageDriver: 'overlayfs',
