@@ -109,7 +109,7 @@ async function loadAndStop(plan: Plan, session: EngineSession): Promise<{ rootfs
   const archive = join(session.dir, 'images.tar');
   await writeDockerArchive(await LayoutStore.open(plan.layoutDir, { create: false }), images, archive, {
     layerCompression: 'keep',
-    logger: backend.engine === 'docker' ? logger : quietWarnings(logger),
+    logger: quietWarnings(logger),
   });
   const rootfs = join(session.dir, 'rootfs');
   const lap = stopwatch();
@@ -203,7 +203,10 @@ export async function buildImageStore(request: StoreRequest): Promise<StoreManif
   }
 }
 
-/** The archive is only a vehicle here: its warnings about Docker's classic store do not apply. */
+/**
+ * The archive is only a vehicle here: its warnings do not apply (an untagged image is still
+ * found by its digest in the store; a layer the engine cannot read fails the load, quoted).
+ */
 function quietWarnings(logger: Logger): Logger {
   return { ...logger, warn: (m) => logger.debug(m) };
 }
