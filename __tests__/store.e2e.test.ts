@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { engineIdentity } from '../src/store/index.js';
@@ -60,6 +60,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await registry?.stop();
+  // Stores, exports and extracted trees; kept for a look when something is still mounted.
+  if (mountsBelow(work).length === 0) rmSync(work, { recursive: true, force: true });
 });
 
 /** A private TMPDIR per run: what a build leaves behind is what is left in it. */
