@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './docker-engine.js';
@@ -35,7 +35,13 @@ export async function startDeviceDocker(rootfs: string, dataRoot = '/var/lib/doc
   ]);
   const client: Run = (args) => run('docker', ['-H', `unix://${socket}`, ...args]);
   await waitFor('device dockerd', async () => (await client(['version'])).code === 0, 60_000, proc.output);
-  return { client, stop: () => proc.stop() };
+  return {
+    client,
+    stop: async () => {
+      await proc.stop();
+      if (mountsBelow(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /**
@@ -65,7 +71,13 @@ export async function startDeviceContainerd(
   const proc = startProcess('containerd', ['--config', config]);
   const client: Run = (args) => run('ctr', ['-a', socket, ...args]);
   await waitFor('device containerd', async () => (await client(['version'])).code === 0, 30_000, proc.output);
-  return { client, stop: () => proc.stop() };
+  return {
+    client,
+    stop: async () => {
+      await proc.stop();
+      if (mountsBelow(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }
 
 /** Mount points at or below `dir` (none must be left after a build). */
