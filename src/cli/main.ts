@@ -7,6 +7,7 @@ import { inspectCommand, inspectHelp } from './commands/inspect.js';
 import { keyCommand, keyHelp } from './commands/key.js';
 import { listCommand, listHelp } from './commands/list.js';
 import { pullCommand, pullHelp } from './commands/pull.js';
+import { storeCommand, storeHelp } from './commands/store.js';
 import { stderrLogger, type Verbosity } from './logger.js';
 import { logRequests } from './request-log.js';
 import { packageVersion } from './version.js';
@@ -35,6 +36,11 @@ const commands: Record<string, CommandEntry> = {
     run: inspectCommand,
     help: inspectHelp,
     summary: 'list the images inside an archive or a layout, and check them with --verify',
+  },
+  store: {
+    run: storeCommand,
+    help: storeHelp,
+    summary: "build the device's image store (docker or containerd data) from a layout, on the host",
   },
 };
 

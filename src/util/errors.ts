@@ -40,7 +40,13 @@ export type ErrorCode =
   /** A file we wrote earlier (an archive, a layout) whose bytes no longer match their digest. */
   | 'damaged'
   /** A mistake in a pallet's files. */
-  | 'pallet';
+  | 'pallet'
+  /** A program this step runs (an engine, tar) is not installed. */
+  | 'missing-tool'
+  /** The step needs root and runs as another user. */
+  | 'needs-root'
+  /** A private container engine failed to start, load or stop. */
+  | 'engine';
 
 /** The facts an error is about, for messages, annotations and advice. */
 export interface ErrorFacts {
@@ -170,6 +176,10 @@ export function adviceFor(err: UserError, setting: SettingNamer): string {
       return err.option ? `fix ${setting(err.option)}` : '';
     case 'file-system':
       return err.option ? `the path is set with ${setting(err.option)}` : '';
+    case 'needs-root':
+      return 'run it as root (sudo; GitHub-hosted runners allow it without a password)';
+    case 'engine':
+      return 'the engine needs a kernel with overlayfs and a temporary folder that is not itself on overlayfs (TMPDIR)';
     default:
       return '';
   }
