@@ -71,7 +71,7 @@ function pipeShaped(
       queued -= chunk.length;
       if (!to.destroyed) to.write(chunk);
     }
-    if (queued < HIGH_WATER && from.isPaused()) from.resume();
+    if (queued < HIGH_WATER && from.isPaused() && !to.writableNeedDrain) from.resume();
     if (queue.length) schedule();
     else if (ended) to.end();
   };
@@ -83,6 +83,11 @@ function pipeShaped(
   from.on('data', (chunk: Buffer) => {
     counted(chunk.length);
     const at = Math.max(link.pacer.depart(chunk.length), link.notBefore) + link.oneWayMs;
+    // Unshaped: no timer in the way (a timer costs at least 1 ms, which would cap throughput).
+    if (!queue.length && at <= performance.now()) {
+      if (!to.write(chunk)) from.pause();
+      return;
+    }
     queue.push({ at, chunk });
     queued += chunk.length;
     if (queued >= HIGH_WATER || to.writableNeedDrain) from.pause();
