@@ -6,22 +6,28 @@ const MB = 1024 * 1024;
 export interface Measure {
   seconds: number;
   rssKiB: number;
+  /** User plus system CPU time: on a busy machine a steadier figure than wall time. */
+  cpuSeconds?: number;
 }
 
-/** Runs a command under GNU time: wall seconds and the peak RSS of the process tree's largest member. */
+/** Runs a command under GNU time: wall seconds, CPU seconds and the peak RSS of the process tree's largest member. */
 export function timed(command: string, args: string[]): Promise<Measure> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       '/usr/bin/time',
-      ['-f', '%e %M', command, ...args],
+      ['-f', '%e %M %U %S', command, ...args],
       { maxBuffer: 256 * MB },
       (err, _stdout, stderr) => {
         if (err) {
           reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.slice(-2000)}`));
           return;
         }
-        const [seconds, rss] = stderr.trim().split('\n').at(-1)?.split(' ') ?? [];
-        resolvePromise({ seconds: Number(seconds), rssKiB: Number(rss) });
+        const [seconds, rss, user, system] = stderr.trim().split('\n').at(-1)?.split(' ') ?? [];
+        resolvePromise({
+          seconds: Number(seconds),
+          rssKiB: Number(rss),
+          cpuSeconds: Number(user) + Number(system),
+        });
       },
     );
   });

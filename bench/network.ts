@@ -6,6 +6,7 @@
  * and TLS handshakes each made, counted at the proxy.
  *
  *   npm run bench:network -- --rtt 40 --mbit 200 --images 40 --rounds 1
+ *   BENCH_CLI=/path/to/other/dist/cli/index.js npm run bench:network
  */
 import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -17,7 +18,8 @@ import { pushHubImages } from './hub-images.js';
 import { median, parallel, timed } from './measure.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname, '..');
-const CLI = join(root, 'dist', 'cli', 'index.js');
+// BENCH_CLI compares another build (e.g. a branch's bundle) on the same images and link.
+const CLI = process.env.BENCH_CLI ?? join(root, 'dist', 'cli', 'index.js');
 const MB = 1024 * 1024;
 
 const { values: flags } = parseArgs({
