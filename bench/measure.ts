@@ -11,12 +11,12 @@ export interface Measure {
 }
 
 /** Runs a command under GNU time: wall seconds, CPU seconds and the peak RSS of the process tree's largest member. */
-export function timed(command: string, args: string[]): Promise<Measure> {
+export function timed(command: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measure> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       '/usr/bin/time',
       ['-f', '%e %M %U %S', command, ...args],
-      { maxBuffer: 256 * MB },
+      { maxBuffer: 256 * MB, env: { ...process.env, ...env } },
       (err, _stdout, stderr) => {
         if (err) {
           reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.slice(-2000)}`));
