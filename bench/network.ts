@@ -9,14 +9,14 @@
  *   BENCH_CLI=/path/to/other/dist/cli/index.js npm run bench:network
  *   npm run bench:network -- --ca env     # trust the CA as a public one is trusted
  */
-import { copyFileSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRegistry, type TestRegistry } from '../__tests__/harness/registry-server.js';
 import { startShapedProxy, type LinkCounts, type ShapeOptions } from '../__tests__/harness/shaped-proxy.js';
 import { pushHubImages } from './hub-images.js';
-import { median, parallel, timed } from './measure.js';
+import { dirBytes, median, parallel, timed } from './measure.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname, '..');
 // BENCH_CLI compares another build (e.g. a branch's bundle) on the same images and link.
@@ -62,12 +62,6 @@ const LABELS: Record<Run, string> = {
   skopeo1: 'skopeo copy per image, sequential',
   skopeo8: 'skopeo copy per image, 8 in parallel',
 };
-
-const dirBytes = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true }).reduce(
-    (n, e) => n + (e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size),
-    0,
-  );
 
 /** One round of every run through one proxy; each run's link counts start from zero. */
 async function round(

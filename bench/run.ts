@@ -3,7 +3,7 @@
  * against the machine's limits (cat of the registry's files, tar of the layout), on a loopback
  * registry holding a pallet-like set of images. Run with `npm run bench`; prints a table.
  */
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../__tests__/harness/registry-server.js';
@@ -15,7 +15,7 @@ import {
   type TestLayer,
   type TestPlatform,
 } from '../__tests__/harness/test-images.js';
-import { median, parallel, timed, type Measure } from './measure.js';
+import { dirBytes, median, parallel, timed, type Measure } from './measure.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname, '..');
 const CLI = join(root, 'dist', 'cli', 'index.js');
@@ -25,12 +25,6 @@ const PLATFORMS: TestPlatform[] = [
   { os: 'linux', architecture: 'arm64' },
   { os: 'linux', architecture: 'amd64' },
 ];
-
-const dirBytes = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true }).reduce(
-    (n, e) => n + (e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size),
-    0,
-  );
 
 async function main() {
   const work = join(tmpdir(), `cache-images-bench-${process.pid}`);
