@@ -3,8 +3,7 @@
  * against the machine's limits (cat of the registry's files, tar of the layout), on a loopback
  * registry holding a pallet-like set of images. Run with `npm run bench`; prints a table.
  */
-import { execFile } from 'node:child_process';
-import { mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startRegistry } from '../__tests__/harness/registry-server.js';
@@ -16,6 +15,7 @@ import {
   type TestLayer,
   type TestPlatform,
 } from '../__tests__/harness/test-images.js';
+import { dirBytes, median, parallel, timed, type Measure } from './measure.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname, '..');
 const CLI = join(root, 'dist', 'cli', 'index.js');
@@ -25,46 +25,6 @@ const PLATFORMS: TestPlatform[] = [
   { os: 'linux', architecture: 'arm64' },
   { os: 'linux', architecture: 'amd64' },
 ];
-
-interface Measure {
-  seconds: number;
-  rssKiB: number;
-}
-
-/** Runs a command under GNU time: wall seconds and the peak RSS of the process tree's largest member. */
-function timed(command: string, args: string[]): Promise<Measure> {
-  return new Promise((resolvePromise, reject) => {
-    execFile(
-      '/usr/bin/time',
-      ['-f', '%e %M', command, ...args],
-      { maxBuffer: 256 * MB },
-      (err, _stdout, stderr) => {
-        if (err) {
-          reject(new Error(`${command} ${args.join(' ')} failed: ${stderr.slice(-2000)}`));
-          return;
-        }
-        const [seconds, rss] = stderr.trim().split('\n').at(-1)?.split(' ') ?? [];
-        resolvePromise({ seconds: Number(seconds), rssKiB: Number(rss) });
-      },
-    );
-  });
-}
-
-async function parallel<T>(items: T[], limit: number, fn: (item: T) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: limit }, async () => {
-      while (next < items.length) await fn(items[next++] as T);
-    }),
-  );
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
-const dirBytes = (dir: string): number =>
-  readdirSync(dir, { withFileTypes: true }).reduce(
-    (n, e) => n + (e.isDirectory() ? dirBytes(join(dir, e.name)) : statSync(join(dir, e.name)).size),
-    0,
-  );
 
 async function main() {
   const work = join(tmpdir(), `cache-images-bench-${process.pid}`);
