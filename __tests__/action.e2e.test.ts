@@ -244,6 +244,32 @@ describe('workflow fit: cache modes and registry outages', () => {
   });
 });
 
+describe("the device's image store", () => {
+  test('built by the host engine on a miss, restored from the cache on the next run with no engine started', async () => {
+    const tags = images.map((_, n) => `${proxy.host}/app/a${n}:1`);
+    freshRunner();
+    const first = await run(tags, { 'cache-key-prefix': 'store', 'image-store': 'docker' });
+    expect(first.commands.filter((c) => c.startsWith('::error'))).toEqual([]);
+    expect(first.code).toBe(0);
+    const path = first.outputs['image-store-path'] as string;
+    expect(path).toBe(join(runnerTemp, 'cache-images', 'image-store.tar'));
+    const manifest = JSON.parse(readFileSync(`${path}.json`, 'utf8')) as {
+      engine: string;
+      images: unknown[];
+    };
+    expect(manifest.engine).toBe('docker');
+    expect(manifest.images).toHaveLength(tags.length);
+    expect(first.summary).toMatch(/Image store <code>[^<]*image-store.tar<\/code>: 3 images, .*built in/);
+    expect(first.summary).toContain('Storage Driver: overlay2');
+
+    freshRunner();
+    const second = await run(tags, { 'cache-key-prefix': 'store', 'image-store': 'docker' });
+    expect(second.code).toBe(0);
+    expect(second.summary).toContain('restored from the cache (no engine started)');
+    expect(second.stdout).not.toMatch(/starting a private docker/);
+  });
+});
+
 describe('action errors', () => {
   test('a bad input fails the step naming the input', async () => {
     const r = await run(['x/y:1'], { platform: 'linux' });

@@ -373,6 +373,6 @@ describe('failures leave nothing behind', () => {
       ...['--output', join(work, 'y.tar')],
     ]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/^error: a namespace applies to the containerd engine only/);
+    expect(r.stderr).toMatch(/^error: (--namespace: )?a namespace applies to the containerd engine only/);
   });
 });

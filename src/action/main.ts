@@ -10,6 +10,7 @@ import { actionSetting } from '../options/index.js';
 import { UserError, advisedMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { readInputs, type ActionInputs } from './inputs.js';
+import { storeBuilder } from './store-builder.js';
 import { writeSummary } from './summary.js';
 
 const logger: Logger = {
@@ -31,6 +32,7 @@ export async function run(): Promise<void> {
         credentials: credentials(inputs.githubToken),
         logger,
         cache: inputs.cache ? actionsCacheBackend() : undefined,
+        buildStore: storeBuilder(logger),
         phase: (name, work) => core.group(name, work),
       },
       state,
@@ -80,6 +82,7 @@ function setOutputs({ report }: PullJobResult, inputs: ActionInputs): void {
   );
   core.setOutput('changes', JSON.stringify(report.changes));
   core.setOutput('downloaded-bytes', String(report.totals.downloadedBytes));
+  core.setOutput('image-store-path', report.imageStore?.path ?? '');
 }
 
 /**

@@ -45,6 +45,7 @@ export function renderSummary(s: JobSummary): string {
     parts.push(`<p>Cache key ${code(c.key)}: ${hit}${c.saved ? '; saved' : ''}.</p>`);
   }
   for (const a of s.archives) parts.push(`<p>Archive ${code(a.path)}: ${size(a.size)}</p>`);
+  if (s.imageStore) parts.push(imageStore(s.imageStore));
   if (s.untagged.length) {
     parts.push(
       `<p>Docker's classic image store loads digest-only references untagged: ${s.untagged.map(code).join(', ')}. ` +
@@ -78,6 +79,16 @@ function table(s: JobSummary): string {
     ? `\n<details><summary>Full digests</summary>\n\n${full.join('<br>\n')}\n</details>`
     : '';
   return `<table><tr>${head}</tr>${rows.join('')}</table>${details}`;
+}
+
+function imageStore(st: NonNullable<JobSummary['imageStore']>): string {
+  const how =
+    st.from === 'restored' ? 'restored from the cache (no engine started)' : `built in ${seconds(st.ms)}`;
+  const kind = `${st.engine} ${st.engineVersion}, ${st.storageDriver}${st.namespace ? `, namespace ${st.namespace}` : ''}`;
+  return (
+    `<p>Image store ${code(st.path)}: ${plural(st.images, 'image')}, ${size(st.size)}, ${escapeHtml(kind)}; ${how}. ` +
+    `Extract with ${code(st.extract)}.</p>\n<p>${escapeHtml(st.requirement)}.</p>`
+  );
 }
 
 /** A pinned reference's 64-hex digest is cut to 12 (the full one is in the cell's title and below). */

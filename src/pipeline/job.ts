@@ -21,6 +21,7 @@ import { selectImages, type ImageSelection, type SelectedImages } from './images
 import { prepareOutputs } from './outputs.js';
 import { pullImages, type PullReport } from './pull.js';
 import { restoreFromCache, type CacheOutcome } from './restore.js';
+import { imageStoreStage, type StoreBuilder, type StoreOptions, type StoreOutcome } from './store-stage.js';
 
 export type { CacheOutcome };
 
@@ -53,7 +54,9 @@ export interface PullJobOptions extends ImageSelection {
   /** A response body idle this long aborts the attempt (default 30 s). */
   idleTimeoutMs?: number;
   /** Also build the device's image store from the layout. */
-  imageStore?: { engine: 'docker' | 'containerd'; namespace?: string; output: string; cache: boolean };
+  imageStore?: StoreOptions;
+  /** How the store is built (the action runs it as root); default in this process. */
+  buildStore?: StoreBuilder;
   logger: Logger;
   /** Runs each phase; the action wraps them in log groups. */
   phase?: <T>(name: string, work: () => Promise<T>) => Promise<T>;
@@ -73,6 +76,8 @@ export interface JobReport extends PullReport {
   cache?: CacheOutcome;
   /** What changed against the layout as it was before the pull (the restored cache). */
   changes: LayoutChanges;
+  /** The device's image store, when asked for. */
+  imageStore?: StoreOutcome;
   phases: PhaseTime[];
 }
 
@@ -146,10 +151,26 @@ export async function runPullJob(
       phase,
       timedPhases(undefined, state),
     );
+    const store = options.imageStore;
+    const imageStore = store
+      ? await phase('Build the image store', () =>
+          imageStoreStage({
+            store,
+            layoutDir,
+            images: pulled.images,
+            platform: options.platform,
+            prefix: options.cacheKeyPrefix,
+            backend: options.cache,
+            build: options.buildStore,
+            logger,
+          }),
+        )
+      : undefined;
     const report: JobReport = {
       ...(source ? { pallet: source } : {}),
       ...pulled,
       archives,
+      ...(imageStore ? { imageStore } : {}),
       ...(restored.cache ? { cache: restored.cache } : {}),
       changes,
       phases: state.phases,

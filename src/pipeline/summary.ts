@@ -3,7 +3,9 @@ import type { RequiredImage } from '../pallet/index.js';
 import { parseReference } from '../references/reference.js';
 import type { LayoutChanges } from './changes.js';
 import type { JobReport, JobState, PhaseTime } from './job.js';
+import { deviceRequirement } from '../store/index.js';
 import type { CacheOutcome } from './restore.js';
+import type { StoreOutcome } from './store-stage.js';
 
 /** Where an image's bytes came from, as the summary says it. */
 export type ImageOrigin = 'cache' | 'registry' | 'layout' | 'stale' | 'not pulled';
@@ -42,6 +44,20 @@ export interface JobSummary {
   noChange: boolean;
   cache?: CacheOutcome;
   archives: { path: string; size: number }[];
+  /** The device's image store: where, built or restored, and what the device must run. */
+  imageStore?: {
+    path: string;
+    from: 'built' | 'restored';
+    ms: number;
+    engine: string;
+    engineVersion: string;
+    storageDriver: string;
+    namespace?: string;
+    images: number;
+    size: number;
+    requirement: string;
+    extract: string;
+  };
   phases: PhaseTime[];
   totalMs: number;
   /** Digest-only references: Docker's classic store loads them untagged. */
@@ -77,6 +93,7 @@ export function summarizeRun(report: JobReport, pallet: RequiredImage[]): JobSum
     noChange: report.cache?.hit === 'exact' || isEmpty(report.changes),
     cache: report.cache,
     archives: report.archives.map((a) => ({ path: a.path, size: a.size })),
+    ...(report.imageStore ? { imageStore: storeSummary(report.imageStore) } : {}),
     phases: report.phases,
     totalMs: wallTime(report.phases),
     untagged: report.archives.length ? report.images.map((i) => i.reference).filter(isUntagged) : [],
@@ -136,4 +153,21 @@ function isEmpty(c: LayoutChanges): boolean {
 /** From the first phase's start to the last one's end: overlapping phases count once. */
 function wallTime(phases: PhaseTime[]): number {
   return phases.reduce((end, p) => Math.max(end, p.startMs + p.ms), 0);
+}
+
+function storeSummary(s: StoreOutcome): NonNullable<JobSummary['imageStore']> {
+  const m = s.manifest;
+  return {
+    path: s.path,
+    from: s.from,
+    ms: s.ms,
+    engine: m.engine,
+    engineVersion: m.engineVersion,
+    storageDriver: m.storageDriver,
+    ...(m.namespace ? { namespace: m.namespace } : {}),
+    images: m.images.length,
+    size: m.size,
+    requirement: deviceRequirement(m),
+    extract: m.extract,
+  };
 }
