@@ -12,10 +12,14 @@ export interface Outputs {
 
 /**
  * Before anything is downloaded or written: no output may lie inside the layout (an archive
- * over index.json destroys it), and the layout and every output must be writable, so a run
- * fails at once rather than after a long download.
+ * over index.json destroys it), and (before a download) the layout and every output must be
+ * writable, so a run fails at once rather than after a long download.
  */
-export async function prepareOutputs(layoutDir: string, outputs: Outputs): Promise<void> {
+export async function prepareOutputs(
+  layoutDir: string,
+  outputs: Outputs,
+  options: { checkWritable: boolean } = { checkWritable: true },
+): Promise<void> {
   const named = (path: string | undefined, what: string, option: string): OutputPath[] =>
     path ? [{ path, what, option }] : [];
   const files = [
@@ -24,8 +28,9 @@ export async function prepareOutputs(layoutDir: string, outputs: Outputs): Promi
     ...named(outputs.imageStore, 'image store', 'output'),
   ];
   const folders = named(outputs.archiveDir, 'archive folder', 'archive-dir');
-  await checkWritable(layoutDir);
   await refuseInsideLayout(layoutDir, [...files, ...folders]);
+  if (!options.checkWritable) return;
+  await checkWritable(layoutDir);
   for (const f of files) await checkWritableFile(f.path);
   for (const f of folders) await checkWritable(f.path);
 }
