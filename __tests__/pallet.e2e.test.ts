@@ -109,7 +109,7 @@ describe('a pallet through the CLI', () => {
     ]);
     expect(r.code).toBe(1);
     expect(r.stderr.trim()).toMatch(
-      /apps\/gone:1 .*tag 1 not found.* \[required by deployment apps\/web \(packages\/web\/compose-extra\.yml\)\]$/,
+      /apps\/gone:1 .*tag 1 not found.* \[required by deployment apps\/web \(packages\/web\/compose-extra\.yml\)\]/,
     );
   });
 

@@ -365,7 +365,9 @@ export class RegistryClient {
         if (res.status === 401) this.auth.learn(url.origin, header(res, 'www-authenticate'));
         if (res.status === 200 || res.status === 401 || res.status === 404)
           return new URL(`${scheme}://${host}/`);
-        failure ??= `GET ${url.href} answered HTTP ${res.status}`;
+        // An answer says more than a failed connection on the other scheme (a plain-HTTP
+        // registry answering 503 fails the HTTPS handshake first).
+        failure = `GET ${url.href} answered HTTP ${res.status}`;
       } catch (err) {
         // Only a failed connection means "unreachable"; anything else is a bug to surface as it is.
         if (!(err instanceof NetworkError)) throw err;
