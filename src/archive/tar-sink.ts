@@ -1,6 +1,7 @@
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { temporarySibling } from '../util/fs.js';
 import { fileWriteError } from './file-errors.js';
+import { unwritten } from '../util/short-write.js';
 
 /** Where a tar's bytes go: appended in order, with headers rewritten in place. */
 export interface TarSink {
@@ -45,7 +46,7 @@ export class FileSink implements TarSink {
       while (rest.length) {
         const { bytesWritten } = await this.fh.writev(rest, this.position);
         this.position += bytesWritten;
-        rest = skipBytes(rest, bytesWritten);
+        rest = unwritten(rest, bytesWritten);
       }
     } catch (err) {
       throw fileWriteError(err, this.path);
@@ -77,18 +78,4 @@ export class FileSink implements TarSink {
     await this.fh.close().catch(() => undefined);
     await rm(this.tmp, { force: true });
   }
-}
-
-/** The chunks after the first `n` bytes (what a short write left over). */
-function skipBytes(chunks: Uint8Array[], n: number): Uint8Array[] {
-  let skip = n;
-  const rest: Uint8Array[] = [];
-  for (const c of chunks) {
-    if (skip >= c.length) skip -= c.length;
-    else {
-      rest.push(skip ? c.subarray(skip) : c);
-      skip = 0;
-    }
-  }
-  return rest;
 }

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import type { Descriptor } from '../oci/documents.js';
 import { newDigester } from '../oci/digest.js';
 import { asFileSystemError, makeFolder } from '../util/fs.js';
+import { unwritten } from '../util/short-write.js';
 
 /** Thrown when bytes do not match the digest or size they were promised under. */
 export class BlobMismatchError extends Error {
@@ -228,16 +229,6 @@ async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): 
   while (rest.length) {
     const { bytesWritten } = await fh.writev(rest, at);
     at += bytesWritten;
-    // A short write (rare): skip what was written and go on with the rest.
-    let skip = bytesWritten;
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (skip >= b.length) skip -= b.length;
-      else {
-        next.push(skip ? b.subarray(skip) : b);
-        skip = 0;
-      }
-    }
-    rest = next;
+    rest = unwritten(rest, bytesWritten);
   }
 }

@@ -151,21 +151,7 @@ export async function runPullJob(
       phase,
       timedPhases(undefined, state),
     );
-    const store = options.imageStore;
-    const imageStore = store
-      ? await phase('Build the image store', () =>
-          imageStoreStage({
-            store,
-            layoutDir,
-            images: pulled.images,
-            platform: options.platform,
-            prefix: options.cacheKeyPrefix,
-            backend: options.cache,
-            build: options.buildStore,
-            logger,
-          }),
-        )
-      : undefined;
+    const imageStore = await storeStage(options, layoutDir, pulled, phase);
     const report: JobReport = {
       ...(source ? { pallet: source } : {}),
       ...pulled,
@@ -223,6 +209,24 @@ async function restoreStage(
       concurrency: options.concurrency,
       onRegistryError: options.onRegistryError ?? 'use-cache',
       failOnCacheMiss: options.failOnCacheMiss ?? false,
+      logger: options.logger,
+    }),
+  );
+}
+
+/** The device's image store, when asked for: restored from the cache or built. */
+async function storeStage(options: PullJobOptions, layoutDir: string, pulled: PullReport, phase: Phase) {
+  const store = options.imageStore;
+  if (!store) return undefined;
+  return phase('Build the image store', () =>
+    imageStoreStage({
+      store,
+      layoutDir,
+      images: pulled.images,
+      platform: options.platform,
+      prefix: options.cacheKeyPrefix,
+      backend: options.cache,
+      build: options.buildStore,
       logger: options.logger,
     }),
   );
