@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cli, errorLines } from './harness/cli.js';
 import { run, startDockerEngine, type DockerEngine } from './harness/docker-engine.js';
+import { startFaultProxy } from './harness/fault-proxy.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { baseLayers, buildImage, platformImage, pushImage, type TestImage } from './harness/test-images.js';
 
@@ -263,6 +264,39 @@ describe('usage and input errors', () => {
       const r = await cli([command, '--help']);
       expect(r.code).toBe(0);
       expect(r.stdout).toMatch(new RegExp(`^Usage: cache-images ${command}`));
+    }
+  });
+});
+
+describe('documents are fetched once per digest per run', () => {
+  test('two tags of one image cost one manifest GET, one platform-manifest GET and one config GET', async () => {
+    await pushImage(registry.host, 'apps/web', 'stable', images.web as TestImage);
+    const proxy = await startFaultProxy(`http://${registry.host}`);
+    try {
+      const r = await cli([
+        'pull',
+        '--image',
+        `${proxy.host}/apps/web:1.0`,
+        '--image',
+        `${proxy.host}/apps/web:stable`,
+        '--platform',
+        'linux/arm64',
+        '--layout',
+        join(work, 'two-tags'),
+      ]);
+      expect(errorLines(r.stderr)).toEqual([]);
+      expect(r.code).toBe(0);
+      const arm = platformImage(images.web as TestImage, ARM64);
+      const gets = (digest: string) =>
+        proxy.requests.filter((q) => q.method === 'GET' && q.path.endsWith(`/${digest}`)).length;
+      expect(gets(images.web?.top.digest as string)).toBe(1);
+      expect(gets(arm.manifest.digest)).toBe(1);
+      expect(gets(arm.config.digest)).toBe(1);
+      // Both tags were asked for once each, with HEAD (free under Docker Hub's pull limit).
+      const heads = proxy.requests.filter((q) => q.method === 'HEAD').map((q) => q.path);
+      expect(heads.sort()).toEqual(['/v2/apps/web/manifests/1.0', '/v2/apps/web/manifests/stable']);
+    } finally {
+      await proxy.stop();
     }
   });
 });
