@@ -1,6 +1,5 @@
 import { describe, expect, test } from '@jest/globals';
-import { restoreKeyPrefix, shouldSave, type CacheHit, type CacheMode } from '../src/cache/index.js';
-import { cacheKey } from '../src/pipeline/cache-key.js';
+import { cacheKey, restoreKeyPrefix, shouldSave, type CacheHit, type CacheMode } from '../src/cache/index.js';
 
 const d = (c: string) => `sha256:${c.repeat(64)}`;
 const arm64 = { os: 'linux', architecture: 'arm64' };

@@ -2,7 +2,7 @@ import { afterAll, describe, expect, test } from '@jest/globals';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tryResolveDigests } from '../src/pipeline/cache-key.js';
+import { tryResolveDigests } from '../src/pipeline/resolve-digests.js';
 import { registryClientFrom } from '../src/registry/from-options.js';
 import { RegistrySource } from '../src/registry/registry-source.js';
 import type { Logger } from '../src/util/log.js';

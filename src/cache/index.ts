@@ -6,3 +6,4 @@ export {
   shouldSave,
 } from './layout-cache.js';
 export type { CacheBackend, CacheHit, CacheMode } from './layout-cache.js';
+export { cacheKey, type DigestPair } from './cache-key.js';

@@ -1,4 +1,11 @@
-import { restoreKeyPrefix, restoreLayout, type CacheBackend, type CacheHit } from '../cache/index.js';
+import {
+  cacheKey,
+  restoreKeyPrefix,
+  restoreLayout,
+  type CacheBackend,
+  type CacheHit,
+  type DigestPair,
+} from '../cache/index.js';
 import { LayoutSource } from '../layout/layout-source.js';
 import { LayoutStore } from '../layout/layout-store.js';
 import type { ContentSource } from '../oci/content-source.js';
@@ -7,7 +14,7 @@ import { shortDigest } from '../oci/digest.js';
 import { parseReference } from '../references/reference.js';
 import { errorMessage, UserError, type ErrorCode } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
-import { cacheKey, tryResolveDigests, type DigestPair } from './cache-key.js';
+import { tryResolveDigests } from './resolve-digests.js';
 import { oneFailure } from './failures.js';
 
 export interface CacheOutcome {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Platform } from '../oci/documents.js';
 import { parsePlatform } from '../oci/platform.js';
-import { cacheKey, type DigestPair } from '../pipeline/cache-key.js';
+import { cacheKey, type DigestPair } from '../cache/index.js';
 import { UserError } from '../util/errors.js';
 import { BACKENDS } from './engine-backends.js';
 import { requireTools, runTool } from './host-tools.js';

@@ -1,6 +1,7 @@
 import { commandHelp, imageSelection, parseCommandLine, registryAccess } from '../../options/index.js';
 import type { Platform } from '../../oci/documents.js';
-import { cacheKey, tryResolveDigests } from '../../pipeline/cache-key.js';
+import { cacheKey } from '../../cache/index.js';
+import { tryResolveDigests } from '../../pipeline/resolve-digests.js';
 import { oneFailure } from '../../pipeline/failures.js';
 import { selectImages } from '../../pipeline/images.js';
 import { registryClientFrom } from '../../registry/from-options.js';

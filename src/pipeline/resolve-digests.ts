@@ -1,18 +1,7 @@
-import { createHash } from 'node:crypto';
-import type { Platform } from '../oci/documents.js';
-import { platformSlug } from '../oci/platform.js';
 import { parseReference } from '../references/reference.js';
 import type { ContentSource } from '../oci/content-source.js';
 import { Limiter } from '../util/limit.js';
-import { bytewise } from './images.js';
-
-/** Bump when the layout's format or what the key covers changes, so old caches are not restored. */
-const KEY_FORMAT_VERSION = 'cache-images-key-v1';
-
-export interface DigestPair {
-  reference: string;
-  digest: string;
-}
+import type { DigestPair } from '../cache/index.js';
 
 export interface Resolution {
   pairs: DigestPair[];
@@ -44,16 +33,4 @@ export async function tryResolveDigests(
     else out.failures.push({ reference: references[i] as string, error: s.reason });
   });
   return out;
-}
-
-/**
- * `<prefix>-<os>-<arch>[-<variant>]-<hash>`: the same pairs and platform give the same key on
- * any machine; a moved tag or an added image gives another.
- */
-export function cacheKey(pairs: DigestPair[], platform: Platform, prefix = 'cache-images'): string {
-  const hash = createHash('sha256').update(`${KEY_FORMAT_VERSION}\n`);
-  for (const pair of [...pairs].sort((a, b) => bytewise(a.reference, b.reference))) {
-    hash.update(`${pair.reference} ${pair.digest}\n`);
-  }
-  return `${prefix}-${platformSlug(platform)}-${hash.digest('hex').slice(0, 32)}`;
 }
