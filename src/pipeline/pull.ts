@@ -55,41 +55,8 @@ export async function pullImages(references: string[], options: PullOptions): Pr
   const upstream = options.offline ? new LayoutSource(store) : new RegistrySource(options.client);
   const source = new StoredSource(upstream, store, blobs);
 
-  // Phase 1: every image's documents. Every failure is reported, each cause once.
-  const settled = await Promise.allSettled(
-    [...new Set(references)].map((r) => {
-      const ref = parseReference(r);
-      const known = ref.digest ?? options.resolved?.get(r);
-      return resolveImage(source, ref, platform, known ? { digest: known } : undefined);
-    }),
-  );
-  const images = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
-  const failures = settled.flatMap((s) => (s.status === 'rejected' ? [s.reason as unknown] : []));
-  if (failures.length) throw oneFailure(failures, logger);
-
-  // Phase 2: every missing layer of every image, each once, biggest first; a line per image
-  // as soon as its last layer is in.
-  const missing = await blobs.missing(
-    images.flatMap((i) => i.manifest.layers.map((desc) => ({ ref: i.ref, desc }))),
-  );
-  const announce = announcer(images, (i) =>
-    logger.info(imageLine(imageResult(i, blobs, options.stale?.has(i.ref.original)))),
-  );
-  if (options.offline && missing.length) throw offlineGap(store, missing);
-  logger.info(plan(images.length, missing));
-  announce(missing.map((m) => m.desc.digest));
-  const progress = new Progress(
-    missing.reduce((n, l) => n + l.desc.size, 0),
-    missing.length,
-    logger,
-    options.progressIntervalMs ?? 10_000,
-  );
-  try {
-    await blobs.fetchAll(missing, progress, (digest) => announce([], digest));
-  } finally {
-    progress.stop();
-  }
-
+  const images = await resolveAll(references, source, platform, options);
+  await fetchLayers(images, blobs, store, options);
   // Phase 3: index.json, garbage collection, report.
   await store.writeIndex(images.map(indexEntry));
   const keep = new Set(images.flatMap((i) => [...i.documents, ...i.manifest.layers.map((l) => l.digest)]));
@@ -103,6 +70,61 @@ export async function pullImages(references: string[], options: PullOptions): Pr
     images: results,
     totals: pullTotals(images, results, blobs, garbage),
   };
+}
+
+/** Phase 1: every image's documents. Every failure is reported, each cause once. */
+async function resolveAll(
+  references: string[],
+  source: StoredSource,
+  platform: Platform,
+  options: PullOptions,
+): Promise<ResolvedImage[]> {
+  const unique = [...new Set(references)];
+  const settled = await Promise.allSettled(
+    unique.map((r) => {
+      const ref = parseReference(r);
+      const known = ref.digest ?? options.resolved?.get(r);
+      return resolveImage(source, ref, platform, known ? { digest: known } : undefined);
+    }),
+  );
+  const failures = settled.flatMap((s, i) =>
+    s.status === 'rejected' ? [{ image: unique[i], error: s.reason as unknown }] : [],
+  );
+  if (failures.length) throw oneFailure(failures, options.logger);
+  return settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+}
+
+/**
+ * Phase 2: every missing layer of every image, each once, biggest first; what there is to do
+ * said at once, then a line per image as soon as its last layer is in.
+ */
+async function fetchLayers(
+  images: ResolvedImage[],
+  blobs: BlobScheduler,
+  store: LayoutStore,
+  options: PullOptions,
+): Promise<void> {
+  const { logger } = options;
+  const missing = await blobs.missing(
+    images.flatMap((i) => i.manifest.layers.map((desc) => ({ ref: i.ref, desc }))),
+  );
+  if (options.offline && missing.length) throw offlineGap(store, missing);
+  logger.info(plan(images.length, missing));
+  const announce = announcer(images, (i) =>
+    logger.info(imageLine(imageResult(i, blobs, options.stale?.has(i.ref.original)))),
+  );
+  announce(missing.map((m) => m.desc.digest));
+  const progress = new Progress(
+    missing.reduce((n, l) => n + l.desc.size, 0),
+    missing.length,
+    logger,
+    options.progressIntervalMs ?? 10_000,
+  );
+  try {
+    await blobs.fetchAll(missing, progress, (digest) => announce([], digest));
+  } finally {
+    progress.stop();
+  }
 }
 
 /** index.json's entry for an image: the top-level document as served, named both ways. */
