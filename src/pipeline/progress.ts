@@ -2,8 +2,9 @@ import type { BlobSink } from '../registry/client.js';
 import { formatBytes, type Logger } from '../util/log.js';
 
 /**
- * Overall download progress for long pulls: a line every interval (bytes done / total, rate,
- * blobs left), plain text that reads well in non-TTY Actions logs. Silent for short pulls.
+ * Overall download progress: on a terminal (a logger with `status`) one live line rewritten
+ * every second; elsewhere (CI logs) a plain line every interval. Both give bytes done of the
+ * total, the rate, what is left and the time still to go.
  */
 export class Progress {
   private done = 0;
@@ -22,8 +23,9 @@ export class Progress {
     intervalMs: number,
   ) {
     this.blobsLeft = blobs;
-    if (blobs > 0 && intervalMs > 0) {
-      this.timer = setInterval(() => this.report(), intervalMs);
+    const every = logger.status ? Math.min(intervalMs, 1000) : intervalMs;
+    if (blobs > 0 && every > 0) {
+      this.timer = setInterval(() => this.report(), every);
       this.timer.unref();
     }
   }
@@ -59,13 +61,22 @@ export class Progress {
     this.lastBytes = this.received;
     this.lastTime = now;
     const pct = this.total ? Math.floor((this.done * 100) / this.total) : 100;
-    this.logger.info(
+    const line =
       `downloading: ${formatBytes(this.done)} of ${formatBytes(this.total)} (${pct}%), ${formatBytes(rate)}/s, ` +
-        `${this.blobsLeft} blobs left, ${Math.round((now - this.started) / 1000)} s elapsed`,
-    );
+      `${this.blobsLeft} ${this.blobsLeft === 1 ? 'layer' : 'layers'} left, ${eta(this.total - this.done, this.done, now - this.started)}`;
+    if (this.logger.status) this.logger.status(line);
+    else this.logger.info(line);
   }
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    this.logger.status?.('');
   }
+}
+
+/** The time still to go at the average rate so far: `about 12 s left`. */
+function eta(left: number, done: number, elapsedMs: number): string {
+  if (done <= 0 || left <= 0) return `${Math.round(elapsedMs / 1000)} s elapsed`;
+  const seconds = Math.ceil((left * elapsedMs) / done / 1000);
+  return seconds >= 120 ? `about ${Math.round(seconds / 60)} min left` : `about ${seconds} s left`;
 }

@@ -8,6 +8,11 @@ export interface Logger {
   debug(message: string): void;
   /** Registers a value that must never appear in any log line. */
   secret(value: string): void;
+  /**
+   * A transient line that replaces the previous one (a terminal's live progress); '' erases it.
+   * Absent where lines cannot be rewritten (CI logs, files): callers then log lines instead.
+   */
+  status?(line: string): void;
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, debug() {}, secret() {} };
