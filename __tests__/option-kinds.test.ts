@@ -1,7 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import { oneOf, parseCommand } from '../src/cli/options.js';
 import { duration, integer, keyValues } from '../src/options/kinds.js';
-import { UsageError, UserError } from '../src/util/errors.js';
+import { UserError } from '../src/util/errors.js';
 import { closest } from '../src/util/suggest.js';
 
 describe('values', () => {
@@ -42,20 +41,5 @@ describe('suggestions', () => {
     expect(
       closest(word, ['platform', 'layout', 'concurrency', 'archive', 'archive-dir', 'pull', 'list']),
     ).toBe(meant);
-  });
-});
-
-describe('the helpers of commands that declare their own options (inspect, store)', () => {
-  test('an unknown option gets the one probably meant', () => {
-    expect(() => parseCommand(['--layuot', 'x'], { layout: { type: 'string' } })).toThrow(
-      new UsageError('unknown option --layuot (did you mean --layout?)'),
-    );
-  });
-
-  test('a refused value names its option, which main reports as a usage mistake', () => {
-    expect(() => oneOf('zstd', 'layer-compression', ['keep', 'none'], 'keep')).toThrow(
-      expect.objectContaining({ option: 'layer-compression', code: 'invalid-input' }) as unknown as Error,
-    );
-    expect(oneOf(undefined, 'layer-compression', ['keep', 'none'], 'keep')).toBe('keep');
   });
 });

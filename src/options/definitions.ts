@@ -12,7 +12,7 @@ import {
 } from './kinds.js';
 
 /** The CLI's commands that take their options from this table. */
-export const COMMANDS = ['list', 'pull', 'archive', 'key'] as const;
+export const COMMANDS = ['list', 'pull', 'archive', 'key', 'inspect', 'store'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** An action input: its name, and its default as action.yml declares it when that differs. */
@@ -85,8 +85,9 @@ export const OPTIONS = {
     help: {
       list: 'per image: reference, kind and every place that requires it',
       pull: 'print the JSON report on stdout',
+      inspect: 'per image: references, digest, manifest, id, platform, size and layers',
     },
-    commands: ['list', 'pull'],
+    commands: ['list', 'pull', 'inspect'],
     default: 'false',
   }),
   platform: option({
@@ -98,15 +99,25 @@ export const OPTIONS = {
   }),
   layout: option({
     kind: text('DIR'),
-    help: 'the OCI image layout (created if missing)',
-    commands: ['pull', 'archive'],
-    required: ['pull', 'archive'],
+    help: {
+      pull: 'the OCI image layout (created if missing)',
+      archive: "the OCI image layout filled by 'cache-images pull'",
+      inspect: 'an OCI image layout to read',
+      store: "the OCI image layout filled by 'cache-images pull'; the store is for its platform",
+    },
+    commands: ['pull', 'archive', 'inspect', 'store'],
+    required: ['pull', 'archive', 'store'],
     input: { name: 'layout-path', defaultText: '`$RUNNER_TEMP/cache-images/layout`' },
   }),
   archive: option({
     kind: text('FILE'),
-    help: "one docker-archive ('docker load' format) holding every image",
-    commands: ['pull', 'archive'],
+    help: {
+      pull: "one docker-archive ('docker load' format) holding every image",
+      archive: "one docker-archive ('docker load' format) holding every image",
+      inspect:
+        "a docker-archive to read (written by cache-images, 'docker save' or skopeo; streamed, nothing extracted)",
+    },
+    commands: ['pull', 'archive', 'inspect'],
     input: { name: 'archive', default: 'cache-images.tar' },
   }),
   'archive-dir': option({
@@ -131,8 +142,12 @@ export const OPTIONS = {
   }),
   verify: option({
     kind: flag,
-    help: 're-hash the blobs already in the layout; damaged ones are fetched again',
-    commands: ['pull'],
+    help: {
+      pull: 're-hash the blobs already in the layout; damaged ones are fetched again',
+      inspect:
+        "re-hash every blob against its digest (docker-archive layers against the config's diff_ids); a damaged one fails naming image and blob",
+    },
+    commands: ['pull', 'inspect'],
     default: 'false',
     input: { name: 'verify' },
   }),
@@ -244,6 +259,28 @@ export const OPTIONS = {
     commands: [],
     default: 'true',
     input: { name: 'image-store-cache' },
+  }),
+  engine: option({
+    kind: choice(['docker', 'containerd']),
+    help: "the device's engine: docker (classic store, overlay2, under /var/lib/docker) or containerd (content store and overlayfs snapshots, under /var/lib/containerd: Docker 29's containerd store, k3s, containerd)",
+    commands: ['store'],
+    required: ['store'],
+  }),
+  namespace: option({
+    kind: text('NS'),
+    help: 'containerd namespace: moby (default, Docker 29), k8s.io (k3s, Kubernetes)',
+    commands: ['store'],
+  }),
+  'data-root': option({
+    kind: text('DIR'),
+    help: "the engine's data folder on the device, when not the default (k3s: /var/lib/rancher/k3s/agent/containerd)",
+    commands: ['store'],
+  }),
+  output: option({
+    kind: text('FILE'),
+    help: 'the store tarball to write; FILE.json describes it',
+    commands: ['store'],
+    required: ['store'],
   }),
   'github-token': option({
     kind: text('TOKEN'),

@@ -20,7 +20,7 @@ export function actionInputs(): ActionInput[] {
   return optionNames().flatMap((option) => {
     const def = definition(option);
     if (!def.input) return [];
-    const parts = [sentence(helpOf(option))];
+    const parts = [sentence(helpOf(option, 'pull'))];
     if (def.kind.multiple) parts.push('One per line.');
     const defaultText =
       def.input.defaultText ?? (def.input.default === undefined ? def.defaultText : undefined);
@@ -51,7 +51,7 @@ export function inputsTable(): string {
   const rows = actionInputs().map((input) => {
     const def = definition(input.option);
     const shown = input.default ? code(input.default) : (def.input?.defaultText ?? def.defaultText ?? '');
-    return `| \`${input.name}\` | ${cell(shown)} | ${cell(helpOf(input.option))} |`;
+    return `| \`${input.name}\` | ${cell(shown)} | ${cell(helpOf(input.option, 'pull'))} |`;
   });
   return ['| input | default | meaning |', '| --- | --- | --- |', ...rows].join('\n');
 }

@@ -4,27 +4,17 @@ import { inspectionJson, inspectionTable } from '../../inspect/inspect-report.js
 import { verifyImages } from '../../inspect/verify-images.js';
 import { UsageError } from '../../util/errors.js';
 import type { Logger } from '../../util/log.js';
-import { parseCommand } from '../options.js';
+import { commandHelp, parseCommandLine } from '../../options/index.js';
 
-export const inspectHelp = `Usage: cache-images inspect (--archive FILE | --layout DIR) [--json] [--verify]
-
-Lists the images inside a docker-archive (written by cache-images, 'docker save' or skopeo) or
-an OCI image layout: reference, digest, image ID, platform, size and layers.
-
-  --archive FILE   the archive to read (streamed; nothing is extracted)
-  --layout DIR     the OCI image layout to read
-  --json           per image: references, digest, manifest, id, platform, size and layers
-  --verify         also re-hash every blob against its digest (layers of docker-archives
-                   against the config's diff_ids); a damaged blob fails naming image and blob
-`;
+export const inspectHelp = commandHelp(
+  'inspect',
+  `Lists the images inside a docker-archive (written by cache-images, 'docker save' or skopeo) or
+an OCI image layout: reference, digest, image ID, platform, size and layers. Give --archive or
+--layout.`,
+);
 
 export async function inspectCommand(args: string[], logger: Logger): Promise<number> {
-  const v = parseCommand(args, {
-    archive: { type: 'string' },
-    layout: { type: 'string' },
-    json: { type: 'boolean' },
-    verify: { type: 'boolean' },
-  });
+  const v = parseCommandLine('inspect', args);
   if (v.help) {
     process.stdout.write(inspectHelp);
     return 0;
