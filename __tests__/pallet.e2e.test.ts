@@ -238,6 +238,8 @@ describe('a pallet through the action', () => {
     expect(r.commands.join('\n')).toMatch(
       /::error title=cache-images,file=pallet\/deployments\/apps\/web\.deploy\.yml,line=2::.*nosuch/,
     );
+    // One mistake, one annotation: none without the file beside it.
+    expect(r.commands.filter((c) => c.startsWith('::error'))).toHaveLength(1);
   });
 
   test('the summary names the deployments requiring each image', async () => {
