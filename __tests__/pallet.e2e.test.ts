@@ -65,6 +65,7 @@ describe('a pallet through the CLI', () => {
     const r = await cli(['list', '--pallet', pallet, '--json']);
     const api = JSON.parse(r.stdout).find((i: { reference: string }) => i.reference.endsWith('apps/api:2.1'));
     expect(api.kind).toBe('compose');
+    expect(api.pallet).toBe(pallet);
     expect(api.requiredBy).toEqual([
       expect.objectContaining({ deployment: 'apps/web', package: '/packages/web', service: 'api' }),
     ]);
@@ -199,6 +200,9 @@ describe('a remote pallet named host/path@version', () => {
     const r = await cli(['list', '--pallet', 'example.test/pallet@v1.0.0'], env);
     expect(r.stderr).toBe('');
     expect(r.stdout).toBe(`${registry.host}/apps/api:2.1\n${registry.host}/apps/web:1.0\n`);
+    const json = await cli(['list', '--pallet', 'example.test/pallet@v1.0.0', '--json'], env);
+    for (const image of JSON.parse(json.stdout) as { pallet: string }[])
+      expect(image.pallet).toBe(`example.test/pallet@v1.0.0 (${commit})`);
     const layout = join(work, 'remote-layout');
     const pulled = await cli(
       [

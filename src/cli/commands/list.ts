@@ -1,5 +1,5 @@
 import { commandHelp, parseCommandLine } from '../../options/index.js';
-import { listPalletImages } from '../../pallet/index.js';
+import { describePallet, readPallet } from '../../pallet/index.js';
 import type { Logger } from '../../util/log.js';
 
 export const listHelp = commandHelp(
@@ -14,14 +14,23 @@ export async function listCommand(args: string[], logger: Logger): Promise<numbe
     process.stdout.write(listHelp);
     return 0;
   }
-  const images = await listPalletImages(v.pallet ?? '.', {
+  const { images, pallet } = await readPallet(v.pallet ?? '.', {
     includeDisabled: v['include-disabled'],
     kind: v.kind,
     repoOverrides: v.repo,
     palletOverrides: v['pallet-req'],
     warn: (m) => logger.warn(m),
   });
-  if (v.json) process.stdout.write(`${JSON.stringify(images, null, 2)}\n`);
+  // Each image names the pallet it was read from: `path@version (commit)` for a remote one.
+  const from = describePallet(pallet);
+  if (v.json)
+    process.stdout.write(
+      `${JSON.stringify(
+        images.map((i) => ({ ...i, pallet: from })),
+        null,
+        2,
+      )}\n`,
+    );
   else process.stdout.write(images.map((i) => `${i.reference}\n`).join(''));
   return 0;
 }
