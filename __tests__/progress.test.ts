@@ -1,24 +1,10 @@
 import { describe, expect, test } from '@jest/globals';
 import { stderrLogger, type Terminal } from '../src/cli/logger.js';
 import { Progress } from '../src/pipeline/progress.js';
-import type { BlobSink } from '../src/registry/client.js';
 import type { Logger } from '../src/util/log.js';
+import { countingSink } from './harness/hostile-registry.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-function sink(): BlobSink {
-  let written = 0;
-  return {
-    get written() {
-      return written;
-    },
-    async write(chunk) {
-      written += chunk.length;
-    },
-    async reset() {
-      written = 0;
-    },
-  };
-}
 
 function screen(isTTY: boolean) {
   let text = '';
@@ -31,7 +17,7 @@ describe('progress', () => {
     const term = screen(true);
     const logger = stderrLogger('normal', term.out);
     const progress = new Progress(1000, 2, logger, 10_000);
-    const tracked = progress.track(sink());
+    const tracked = progress.track(countingSink());
     await tracked.write(Buffer.alloc(250));
     await sleep(1100);
     logger.info('web:1: 1.0 MiB (abc), 2 blobs downloaded');
@@ -51,7 +37,7 @@ describe('progress', () => {
     const log = screen(false);
     const logger = stderrLogger('normal', log.out);
     const progress = new Progress(1000, 1, logger, 200);
-    await progress.track(sink()).write(Buffer.alloc(100));
+    await progress.track(countingSink()).write(Buffer.alloc(100));
     await sleep(450);
     progress.stop();
     const lines = log.text().split('\n').filter(Boolean);
@@ -65,7 +51,7 @@ describe('progress', () => {
     const lines: string[] = [];
     const logger: Logger = { info: (m) => lines.push(m), warn() {}, debug() {}, secret() {} };
     const progress = new Progress(1000, 1, logger, 100);
-    const tracked = progress.track(sink());
+    const tracked = progress.track(countingSink());
     await tracked.write(Buffer.alloc(400));
     await sleep(150);
     await tracked.reset();
