@@ -6,7 +6,8 @@ export const OUTPUTS = {
     'the key of the cache entry the layout was restored from (exact or by prefix); empty when none',
   'layout-path': 'folder of the OCI image layout',
   'archive-path': 'path of the docker-archive holding every image; empty when none was written',
-  archives: 'JSON array of the per-image docker-archive paths (archive-dir)',
+  archives:
+    'JSON array of the paths of every archive written (the archive, then one per image with archive-dir)',
   images: 'JSON array: per image reference, digest (top-level), platformDigest and size in bytes',
   'downloaded-bytes': 'bytes downloaded from registries in this run',
   'platform-slug': 'the platform as a name without slashes, e.g. linux-arm-v7 (for artifact names)',
