@@ -3,11 +3,9 @@ import { open, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { UserError } from '../util/errors.js';
+import { MAX_DOCUMENT_BYTES } from '../oci/parse.js';
 import { isNotFound } from '../util/fs.js';
 import { readTarIndex } from './tar-index.js';
-
-/** Documents (index, manifests, configs, manifest.json) are small; larger is not a document. */
-export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
 
 /**
  * The files of an image archive or an OCI layout, by their path inside it: the one view the

@@ -4,6 +4,13 @@ import type { Descriptor, ImageConfig, ImageIndex, ImageManifest, ManifestDocume
 import { INDEX_MEDIA_TYPES, MANIFEST_MEDIA_TYPES, MediaType } from './media-types.js';
 
 /**
+ * The most a document (index, manifest, config, an archive's manifest.json) may hold, wherever
+ * it is read: registries cap manifests at 4 MiB (skopeo and containerd too), configs are a few
+ * KiB; anything larger is not a document, and is never read into memory.
+ */
+export const MAX_DOCUMENT_BYTES = 8 * 1024 * 1024;
+
+/**
  * A document that is not what it should be, with the field at fault; the caller adds which
  * image and registry. A UserError so that a caller that does not know it still prints one line.
  */

@@ -1,7 +1,7 @@
 import type { Descriptor, ImageConfig, ManifestDocument } from '../oci/documents.js';
 import { isDigest, sha256Digest } from '../oci/digest.js';
 import { MANIFEST_ACCEPT } from '../oci/media-types.js';
-import { DocumentError, parseConfig, parseManifest } from '../oci/parse.js';
+import { DocumentError, MAX_DOCUMENT_BYTES, parseConfig, parseManifest } from '../oci/parse.js';
 import { registryHost, type ImageReference } from '../references/reference.js';
 import { errorMessage, UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
@@ -44,11 +44,6 @@ export interface RegistryClientOptions extends TransportOptions {
   mirrors?: Record<string, string[]>;
 }
 
-/** Registries cap manifests at 4 MiB (skopeo and containerd too); twice that is generous. */
-export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
-/** Image configs are JSON documents of a few KiB; the largest seen in the wild are under 1 MiB. */
-export const MAX_CONFIG_BYTES = 8 * 1024 * 1024;
-
 /**
  * The distribution protocol: tag resolution, manifests by digest, blob streams. Auth and HTTP
  * details live in Authenticator and Transport; this layer knows URLs and status codes, and
@@ -89,7 +84,7 @@ export class RegistryClient {
   }
 
   /**
-   * Fetches a manifest or index by digest (or tag), at most MAX_MANIFEST_BYTES, checks its bytes
+   * Fetches a manifest or index by digest (or tag), at most MAX_DOCUMENT_BYTES, checks its bytes
    * against the digest and parses it; `mediaType` is what index.json should record.
    */
   async fetchManifest(ref: ImageReference, digestOrTag: string): Promise<ManifestBytes> {
@@ -97,7 +92,7 @@ export class RegistryClient {
     const what = pinned ? `manifest ${digestOrTag}` : `tag ${digestOrTag}`;
     const blob = pinned ? digestOrTag : undefined;
     const accept = { accept: MANIFEST_ACCEPT };
-    const read = await this.readDocument(ref, `manifests/${digestOrTag}`, what, MAX_MANIFEST_BYTES, accept);
+    const read = await this.readDocument(ref, `manifests/${digestOrTag}`, what, MAX_DOCUMENT_BYTES, accept);
     const { bytes, res } = read;
     const digest = sha256Digest(bytes);
     const claimed = header(res, 'docker-content-digest');
@@ -120,7 +115,7 @@ export class RegistryClient {
   async fetchBlobBytes(
     ref: ImageReference,
     descriptor: Pick<Descriptor, 'digest' | 'size'>,
-    cap = MAX_CONFIG_BYTES,
+    cap = MAX_DOCUMENT_BYTES,
   ): Promise<Buffer> {
     const { digest, size } = descriptor;
     const what = `blob ${digest}`;
