@@ -75,6 +75,20 @@ describe('the published package', () => {
     expect(pkg.peerDependencies ?? {}).toEqual({});
   });
 
+  test('the CLI bundle leaves out the Actions cache client, which only the action uses', () => {
+    // Bundled packages are the licence list's top-level names; the client and its Azure SDK were
+    // most of the CLI's bundle and of its start-up time.
+    const bundled = (dir: string) =>
+      readFileSync(join(root, dir, 'licenses.txt'), 'utf8')
+        .split('\n')
+        .filter((l) => /^@?[a-z0-9-]+(\/[a-z0-9.-]+)?$/.test(l));
+    expect(bundled('dist')).toEqual(expect.arrayContaining(['@actions/cache', '@azure/storage-blob']));
+    expect(bundled('dist/cli').filter((p) => p.startsWith('@actions/') || p.startsWith('@azure/'))).toEqual(
+      [],
+    );
+    expect(bundled('dist/cli')).toContain('undici');
+  });
+
   test('npm install -g of the tarball, offline, installs only the package and its command runs', async () => {
     const prefix = join(work, 'prefix');
     await npm(

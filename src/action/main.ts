@@ -1,7 +1,7 @@
 import * as core from '@actions/core';
 import { existsSync } from 'node:fs';
 import { relative, resolve } from 'node:path';
-import { actionsCacheBackend } from '../cache/index.js';
+import { actionsCacheBackend } from '../cache/actions-cache.js';
 import { formatPlatform, platformSlug } from '../oci/platform.js';
 import { runPullJob, type JobState, type PullJobResult } from '../pipeline/job.js';
 import { summarizeFailure, summarizeRun } from '../pipeline/summary.js';

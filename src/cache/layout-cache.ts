@@ -1,4 +1,3 @@
-import * as cache from '@actions/cache';
 import { UserError, errorMessage } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 
@@ -13,14 +12,6 @@ export interface CacheBackend {
   restore(paths: string[], key: string, restoreKeys: string[]): Promise<string | undefined>;
   /** The saved entry's id, or -1 when the client did not save (e.g. another job holds the key). */
   save(paths: string[], key: string): Promise<number>;
-}
-
-export function actionsCacheBackend(): CacheBackend {
-  return {
-    available: () => cache.isFeatureAvailable(),
-    restore: (paths, key, restoreKeys) => cache.restoreCache(paths, key, restoreKeys),
-    save: (paths, key) => cache.saveCache(paths, key),
-  };
 }
 
 /** The key minus its hash: any layout of the same prefix and platform supplies unchanged blobs. */
