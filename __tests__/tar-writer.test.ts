@@ -42,8 +42,11 @@ class CountingSink implements TarSink {
       this.bytes += c.length;
     }
   }
-  async writeAt(data: Uint8Array, position: number) {
-    this.kept.push([position, Buffer.from(data)]);
+  async writeAt(chunks: Uint8Array[], position: number) {
+    this.kept.push([position, Buffer.concat(chunks)]);
+  }
+  skip(bytes: number) {
+    this.bytes += bytes;
   }
   async finish() {
     this.finished = true;

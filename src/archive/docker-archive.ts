@@ -1,10 +1,9 @@
 import { Transform } from 'node:stream';
-import type { Descriptor, DockerArchiveEntry } from '../oci/documents.js';
-import { digestHex, newDigester } from '../oci/digest.js';
-import { Annotation, MediaType } from '../oci/media-types.js';
+import type { DockerArchiveEntry } from '../oci/documents.js';
+import { newDigester } from '../oci/digest.js';
 import type { LayoutImage } from '../layout/layout-images.js';
 import type { LayoutStore } from '../layout/layout-store.js';
-import { familiarTag, parseReference } from '../references/reference.js';
+import { blobName, keepEntries, planEntries, type ArchiveEntry } from './archive-plan.js';
 import { UserError } from '../util/errors.js';
 import type { Logger } from '../util/log.js';
 import { decompressor, detectCodec } from './layer-decompress.js';
@@ -15,49 +14,6 @@ export type LayerCompression = 'keep' | 'none';
 export interface ArchiveOptions {
   layerCompression: LayerCompression;
   logger: Logger;
-}
-
-/** Images sharing one platform manifest become one manifest.json entry with all their tags. */
-interface ArchiveEntry {
-  images: LayoutImage[];
-  repoTags: string[];
-}
-
-const blobName = (digest: string) => `blobs/sha256/${digestHex(digest)}`;
-
-/**
- * Groups images by platform manifest and gives each group its RepoTags: every tagged reference
- * (`name:tag`, digest dropped), each tag once in the whole archive. A digest-only reference
- * has no tag, so the classic store loads it untagged.
- */
-export function planEntries(images: LayoutImage[], logger: Logger): ArchiveEntry[] {
-  const byManifest = new Map<string, ArchiveEntry>();
-  const owner = new Map<string, string>();
-  for (const image of images) {
-    let entry = byManifest.get(image.manifestDigest);
-    if (!entry) {
-      entry = { images: [], repoTags: [] };
-      byManifest.set(image.manifestDigest, entry);
-    }
-    entry.images.push(image);
-    const tag = familiarTag(parseReference(image.reference));
-    if (!tag) {
-      logger.warn(
-        `${image.reference} has no tag: Docker's classic image store loads it untagged; pin it as name:tag@digest to load it by name`,
-      );
-      continue;
-    }
-    const previous = owner.get(tag);
-    if (previous === undefined) {
-      owner.set(tag, image.manifestDigest);
-      entry.repoTags.push(tag);
-    } else if (previous !== image.manifestDigest) {
-      logger.warn(
-        `${tag} names two different images in this archive (${image.reference}); the first keeps the tag`,
-      );
-    }
-  }
-  return [...byManifest.values()];
 }
 
 /**
@@ -84,11 +40,7 @@ export async function writeDockerArchive(
   }
 }
 
-/**
- * Registry bytes as they are: manifest.json for `docker load`, plus oci-layout and an index.json
- * pointing at the original top-level documents, so loaders that keep digests resolve
- * `name@sha256:...` references offline.
- */
+/** Registry bytes as they are (see keepEntries): every entry in plan order. */
 async function writeKeep(
   tar: TarWriter,
   store: LayoutStore,
@@ -96,6 +48,16 @@ async function writeKeep(
   entries: ArchiveEntry[],
   logger: Logger,
 ) {
+  warnZstd(images, logger);
+  for (const entry of keepEntries(images, entries)) {
+    if (entry.kind === 'directory') await tar.addDirectory(entry.name);
+    else if (entry.kind === 'bytes') await tar.addBytes(entry.name, entry.bytes);
+    else await onLayoutBlob(store, entry.digest, () => writeBlob(tar, store, entry));
+  }
+}
+
+/** Says which images Docker Engine before 23.0 cannot load as they are. */
+export function warnZstd(images: LayoutImage[], logger: Logger): void {
   for (const i of images) {
     if (i.manifest.layers.some((l) => l.mediaType.includes('zstd'))) {
       logger.warn(
@@ -103,61 +65,36 @@ async function writeKeep(
       );
     }
   }
-  const manifestJson: DockerArchiveEntry[] = entries.map((e) => {
-    const image = e.images[0] as LayoutImage;
-    return {
-      Config: blobName(image.manifest.config.digest),
-      RepoTags: e.repoTags,
-      Layers: image.manifest.layers.map((l) => blobName(l.digest)),
-    };
-  });
-  const indexDescriptors: Descriptor[] = images.map((i) => ({
-    mediaType: i.descriptor.mediaType,
-    digest: i.descriptor.digest,
-    size: i.descriptor.size,
-    annotations: {
-      [Annotation.ContainerdImageName]:
-        i.descriptor.annotations?.[Annotation.ContainerdImageName] ?? i.reference,
-      [Annotation.RefName]: i.reference,
-    },
-  }));
-  // Blobs in first-use order: top-level document, platform manifest, config, layers.
-  const blobs = new Map<string, number | undefined>();
-  for (const i of images) {
-    blobs.set(i.descriptor.digest, i.descriptor.size);
-    if (!blobs.has(i.manifestDigest)) blobs.set(i.manifestDigest, undefined);
-    blobs.set(i.manifest.config.digest, i.manifest.config.size);
-    for (const l of i.manifest.layers) blobs.set(l.digest, l.size);
-  }
-  await tar.addBytes('oci-layout', Buffer.from(JSON.stringify({ imageLayoutVersion: '1.0.0' })));
-  await tar.addBytes(
-    'index.json',
-    Buffer.from(
-      JSON.stringify({ schemaVersion: 2, mediaType: MediaType.OciIndex, manifests: indexDescriptors }),
-    ),
-  );
-  await tar.addBytes('manifest.json', Buffer.from(JSON.stringify(manifestJson)));
-  await tar.addDirectory('blobs');
-  await tar.addDirectory('blobs/sha256');
-  await writeBlobs(tar, store, [...blobs]);
 }
 
-/** The blobs in order: small ones copied into the writer's buffer, large ones streamed. */
-async function writeBlobs(tar: TarWriter, store: LayoutStore, blobs: [string, number | undefined][]) {
-  for (const [digest, size] of blobs) {
-    try {
-      // A platform manifest's size is not at hand: it is a small document, of the file's size.
-      if (size === undefined || size <= SMALL_BLOB_BYTES)
-        await tar.addSmallFile(blobName(digest), store.blobPath(digest), size);
-      else await tar.addStream(blobName(digest), size, store.openBlob(digest));
-    } catch (err) {
-      // Writing failures are UserErrors naming the archive; what is left is reading the layout.
-      if (err instanceof UserError) throw err;
-      throw new UserError(
-        `layout ${store.dir}: blob ${digest} is damaged or went missing (${(err as Error).message})`,
-        { code: 'layout', blob: digest, cause: err },
-      );
-    }
+/** A blob: a small one copied into the writer's buffer, a large one streamed. */
+async function writeBlob(
+  tar: TarWriter,
+  store: LayoutStore,
+  blob: { name: string; digest: string; size: number },
+) {
+  if (blob.size <= SMALL_BLOB_BYTES)
+    await tar.addSmallFile(blob.name, store.blobPath(blob.digest), blob.size);
+  else await tar.addStream(blob.name, blob.size, store.openBlob(blob.digest));
+}
+
+/**
+ * Runs `copy` of one blob of the layout: writing failures are UserErrors naming the archive
+ * already, so what is left is reading the layout.
+ */
+export async function onLayoutBlob<T>(
+  store: LayoutStore,
+  digest: string,
+  copy: () => Promise<T>,
+): Promise<T> {
+  try {
+    return await copy();
+  } catch (err) {
+    if (err instanceof UserError) throw err;
+    throw new UserError(
+      `layout ${store.dir}: blob ${digest} is damaged or went missing (${(err as Error).message})`,
+      { code: 'layout', blob: digest, cause: err },
+    );
   }
 }
 

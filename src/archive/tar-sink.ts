@@ -1,5 +1,11 @@
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
-import { temporarySibling } from '../util/fs.js';
+import { open, stat, type FileHandle } from 'node:fs/promises';
+import { basename, dirname } from 'node:path';
+import {
+  commitTemporary,
+  discardTemporary,
+  removeAbandonedTemporaries,
+  temporarySibling,
+} from '../util/fs.js';
 import { fileWriteError } from './file-errors.js';
 import { unwritten } from '../util/short-write.js';
 
@@ -7,8 +13,10 @@ import { unwritten } from '../util/short-write.js';
 export interface TarSink {
   /** Appends the chunks; the caller may reuse them once the promise settles. */
   write(chunks: Uint8Array[]): Promise<void>;
-  /** Overwrites bytes written earlier (a header whose size became known at the end). */
-  writeAt(data: Uint8Array, position: number): Promise<void>;
+  /** Writes at a position of its own: a header whose size became known at the end, or an entry's data filled in later. */
+  writeAt(chunks: Uint8Array[], position: number): Promise<void>;
+  /** Leaves `bytes` unwritten (a hole, read as zeros) for writeAt to fill; appends go on after it. */
+  skip(bytes: number): void;
   /** All bytes are in: make them visible. */
   finish(): Promise<void>;
   /** Something failed: leave nothing behind. */
@@ -32,6 +40,8 @@ export class FileSink implements TarSink {
     // Fail before writing gigabytes, when rename would: a directory is in the way.
     const existing = await stat(path).catch(() => undefined);
     if (existing?.isDirectory()) throw fileWriteError(Object.assign(new Error(), { code: 'EISDIR' }), path);
+    // What a killed run left of this file goes now: an archive is written during a whole pull.
+    await removeAbandonedTemporaries(dirname(path), (target) => target === basename(path));
     const tmp = temporarySibling(path);
     try {
       return new FileSink(await open(tmp, 'w'), tmp, path);
@@ -41,11 +51,18 @@ export class FileSink implements TarSink {
   }
 
   async write(chunks: Uint8Array[]): Promise<void> {
+    const at = this.position;
+    this.position += chunks.reduce((n, c) => n + c.length, 0);
+    await this.writeAt(chunks, at);
+  }
+
+  async writeAt(chunks: Uint8Array[], position: number): Promise<void> {
     try {
       let rest = chunks;
+      let at = position;
       while (rest.length) {
-        const { bytesWritten } = await this.fh.writev(rest, this.position);
-        this.position += bytesWritten;
+        const { bytesWritten } = await this.fh.writev(rest, at);
+        at += bytesWritten;
         rest = unwritten(rest, bytesWritten);
       }
     } catch (err) {
@@ -53,22 +70,14 @@ export class FileSink implements TarSink {
     }
   }
 
-  async writeAt(data: Uint8Array, position: number): Promise<void> {
-    try {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await this.fh.write(data, done, data.length - done, position + done);
-        done += bytesWritten;
-      }
-    } catch (err) {
-      throw fileWriteError(err, this.path);
-    }
+  skip(bytes: number): void {
+    this.position += bytes;
   }
 
   async finish(): Promise<void> {
     try {
       await this.fh.close();
-      await rename(this.tmp, this.path);
+      await commitTemporary(this.tmp, this.path);
     } catch (err) {
       throw fileWriteError(err, this.path);
     }
@@ -76,6 +85,6 @@ export class FileSink implements TarSink {
 
   async abort(): Promise<void> {
     await this.fh.close().catch(() => undefined);
-    await rm(this.tmp, { force: true });
+    await discardTemporary(this.tmp);
   }
 }

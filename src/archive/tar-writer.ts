@@ -121,17 +121,37 @@ export class TarWriter {
     if (headerAt >= this.flushed) header.copy(this.buffer, headerAt - this.flushed);
     else {
       await this.drain();
-      await this.sink.writeAt(header, headerAt);
+      await this.sink.writeAt([header], headerAt);
     }
     return size;
   }
 
-  /** Ends the archive, makes it visible and returns its size. */
-  async finish(): Promise<number> {
+  /**
+   * An entry whose data is written later, through the sink's writeAt: only its header is
+   * written now, and its data left as a hole. Returns where the data goes.
+   */
+  async reserve(name: string, size: number): Promise<number> {
+    await this.append(entryHeader(file(name, size)));
+    await this.drain();
+    const at = this.flushed;
+    const room = size + padding(size);
+    this.sink.skip(room);
+    this.flushed += room;
+    return at;
+  }
+
+  /** Writes the end of the archive and returns its size; the sink stays open for writeAt. */
+  async end(): Promise<number> {
     await this.append(ZEROS.subarray(0, BLOCK * 2));
     await this.drain();
-    await this.sink.finish();
     return this.flushed;
+  }
+
+  /** Ends the archive, makes it visible and returns its size. */
+  async finish(): Promise<number> {
+    const size = await this.end();
+    await this.sink.finish();
+    return size;
   }
 
   /** Removes the partial archive after a failure. */

@@ -15,6 +15,13 @@ export class BlobMismatchError extends Error {
   }
 }
 
+/** Another place a blob's bytes go as they arrive, at the same offsets: an archive being written. */
+export interface BlobMirror {
+  write(chunks: Buffer[], offset: number): Promise<void>;
+  /** Every byte of the blob went through `write`, and the blob matched its digest. */
+  complete(): void;
+}
+
 /**
  * Writers open in this process, by partial file: a second writer of one digest waits for the
  * first to finish instead of interleaving with it (across processes the layout lock does this).
@@ -94,6 +101,7 @@ export class BlobWriter {
   /** The one write in flight: the socket keeps being read while the disk writes. */
   private inflight: Promise<void> = Promise.resolve();
   private closed = false;
+  private mirror?: BlobMirror;
 
   constructor(
     private readonly desc: Pick<Descriptor, 'digest' | 'size'>,
@@ -111,6 +119,17 @@ export class BlobWriter {
   }
 
   readonly resumedFrom: number;
+
+  /**
+   * Sends every byte to `mirror` as well, at the same offsets. Only a blob received from its
+   * first byte can be mirrored (a resumed one's first bytes came from an earlier run): returns
+   * whether it took.
+   */
+  mirrorTo(mirror: BlobMirror): boolean {
+    if (this.resumedFrom !== 0) return false;
+    this.mirror = mirror;
+    return true;
+  }
 
   /** Bytes received so far: the offset to resume from. */
   get written(): number {
@@ -138,7 +157,9 @@ export class BlobWriter {
     this.flushedTo += this.pendingBytes;
     this.pending = [];
     this.pendingBytes = 0;
-    const write = writeAllAt(this.fh, buffers, at);
+    const write = this.mirror
+      ? both(writeAllAt(this.fh, buffers, at), this.mirror.write(buffers, at))
+      : writeAllAt(this.fh, buffers, at);
     // Handled here so a failure waits for the next flush or commit to be reported, not crash the process.
     write.catch(() => undefined);
     this.inflight = write;
@@ -194,6 +215,7 @@ export class BlobWriter {
     } catch (err) {
       throw asFileSystemError(err, this.final);
     }
+    this.mirror?.complete();
   }
 
   /**
@@ -222,6 +244,12 @@ export class BlobWriter {
 
 /** Received bytes gathered before one write: few large writes instead of many small ones. */
 const FLUSH_BYTES = 1 << 20;
+
+/** Both writes settled; the first failure, if any, thrown (neither is left running). */
+async function both(a: Promise<void>, b: Promise<void>): Promise<void> {
+  const failed = (await Promise.allSettled([a, b])).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+}
 
 async function writeAllAt(fh: FileHandle, buffers: Buffer[], position: number): Promise<void> {
   let rest = buffers;

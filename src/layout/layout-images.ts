@@ -1,6 +1,6 @@
 import type { Descriptor, ImageConfig, ImageManifest, Platform } from '../oci/documents.js';
 import { Annotation } from '../oci/media-types.js';
-import { resolveImage } from '../oci/resolve-image.js';
+import { resolveImage, type ResolvedImage } from '../oci/resolve-image.js';
 import { parseReference, type ImageReference } from '../references/reference.js';
 import { UserError } from '../util/errors.js';
 import { Limiter } from '../util/limit.js';
@@ -15,6 +15,8 @@ export interface LayoutImage {
   /** The index.json descriptor: the top-level index or manifest as the registry served it. */
   descriptor: Descriptor;
   manifestDigest: string;
+  /** The platform manifest's size in bytes. */
+  manifestSize: number;
   manifest: ImageManifest;
   config: ImageConfig;
   platform: Platform;
@@ -51,10 +53,16 @@ async function readLayoutImage(source: LayoutSource, descriptor: Descriptor): Pr
       blob: missing.digest,
     });
   }
+  return asLayoutImage(image, reference, descriptor);
+}
+
+/** A resolved image as the layout holds it under index.json's entry `descriptor`. */
+export function asLayoutImage(image: ResolvedImage, reference: string, descriptor: Descriptor): LayoutImage {
   return {
     reference,
     descriptor,
     manifestDigest: image.platformManifest.digest,
+    manifestSize: image.platformManifest.size,
     manifest: image.manifest,
     config: image.config,
     platform: image.platform,

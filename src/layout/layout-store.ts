@@ -19,6 +19,7 @@ import {
 import { BlobMismatchError, BlobWriter, isClaimed, openBlobWriter } from './blob-writer.js';
 
 export { BlobMismatchError, BlobWriter };
+export type { BlobMirror } from './blob-writer.js';
 
 const LAYOUT_VERSION = '1.0.0';
 const MARKER = JSON.stringify({ imageLayoutVersion: LAYOUT_VERSION });

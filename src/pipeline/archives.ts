@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { uniqueArchiveFileNames } from '../archive/archive-names.js';
-import { planEntries, writeDockerArchive, type LayerCompression } from '../archive/docker-archive.js';
+import { keepEntries, planEntries } from '../archive/archive-plan.js';
+import { warnZstd, writeDockerArchive, type LayerCompression } from '../archive/docker-archive.js';
+import { PlacedArchive } from '../archive/placed-archive.js';
 import { syncLayoutReader } from '../archive/sync-layout-reader.js';
 import { fileWriteError } from '../archive/file-errors.js';
 import { readLayoutImages, type LayoutImage } from '../layout/layout-images.js';
-import { LayoutStore } from '../layout/layout-store.js';
+import { LayoutStore, type BlobMirror } from '../layout/layout-store.js';
 import { formatBytes, type Logger } from '../util/log.js';
 
 export interface ArchiveRequest {
@@ -24,18 +26,113 @@ export interface WrittenArchive {
   references: string[];
 }
 
+/** One archive file to write and the images it holds. */
+interface ArchiveTarget {
+  path: string;
+  images: LayoutImage[];
+  /** The one `archive` of every image (its log line counts them), not one of `archiveDir`'s. */
+  whole: boolean;
+}
+
+/**
+ * Archives written while their blobs download are worth it for a handful of files; beyond
+ * this many, each download would fan out to too many open files, and they are written after.
+ */
+const MAX_ARCHIVES_WHILE_PULLING = 64;
+
 /** Writes the requested docker-archives from a complete layout. */
 export async function writeArchives(request: ArchiveRequest): Promise<WrittenArchive[]> {
   const store = await LayoutStore.open(request.layoutDir, { create: false });
   const images = await readLayoutImages(syncLayoutReader(store));
   const options = { layerCompression: request.layerCompression, logger: request.logger };
   const written: WrittenArchive[] = [];
+  for (const target of await archiveTargets(images, request)) {
+    const { size } = await writeDockerArchive(store, target.images, target.path, options);
+    written.push(wrote(target, size, request.logger));
+  }
+  return written;
+}
+
+/**
+ * The requested archives written while the pull downloads their blobs, so the bytes are
+ * written to the archive as they arrive instead of copied from the layout afterwards: each
+ * archive is laid out from the resolved images at once, every download also writes its bytes
+ * into each archive holding that blob, and `finish` copies in the rest (documents, blobs the
+ * layout had) and renames. Only for archives of the registry's bytes (`layer-compression:
+ * keep`): decompressed layers' sizes are not known before they are read.
+ */
+export class ArchivesWhilePulling {
+  private constructor(
+    private readonly request: ArchiveRequest,
+    private readonly targets: { target: ArchiveTarget; archive: PlacedArchive }[],
+  ) {}
+
+  /** Whether `request` can be written while pulling. */
+  static suits(request: ArchiveRequest): boolean {
+    return request.layerCompression === 'keep' && Boolean(request.archive || request.archiveDir);
+  }
+
+  /** Lays out every archive of `images`; undefined when there are too many to write at once. */
+  static async start(
+    request: ArchiveRequest,
+    images: LayoutImage[],
+  ): Promise<ArchivesWhilePulling | undefined> {
+    const targets = await archiveTargets(images, request);
+    if (targets.length > MAX_ARCHIVES_WHILE_PULLING) return undefined;
+    const placed: { target: ArchiveTarget; archive: PlacedArchive }[] = [];
+    try {
+      for (const target of targets) {
+        warnZstd(target.images, request.logger);
+        const plan = keepEntries(target.images, planEntries(target.images, request.logger));
+        placed.push({ target, archive: await PlacedArchive.create(target.path, plan) });
+      }
+    } catch (err) {
+      await Promise.all(placed.map((p) => p.archive.abort()));
+      throw err;
+    }
+    return new ArchivesWhilePulling(request, placed);
+  }
+
+  /** Where a downloaded blob's bytes go besides the layout: every archive holding it. */
+  mirrorFor(digest: string): BlobMirror | undefined {
+    const holding = this.targets.map((t) => t.archive).filter((a) => a.holds(digest));
+    if (!holding.length) return undefined;
+    return {
+      write: async (chunks, offset) => {
+        await Promise.all(holding.map((a) => a.write(digest, chunks, offset)));
+      },
+      complete: () => holding.forEach((a) => a.filled(digest)),
+    };
+  }
+
+  /** Copies in what no download brought and makes every archive visible. */
+  async finish(): Promise<WrittenArchive[]> {
+    const store = await LayoutStore.open(this.request.layoutDir, { create: false });
+    const written: WrittenArchive[] = [];
+    try {
+      for (const { target, archive } of this.targets) {
+        written.push(wrote(target, await archive.finish(store), this.request.logger));
+      }
+      return written;
+    } catch (err) {
+      await this.abort();
+      throw err;
+    }
+  }
+
+  /** Removes every archive not finished yet. */
+  async abort(): Promise<void> {
+    await Promise.all(this.targets.map((t) => t.archive.abort()));
+  }
+}
+
+/** Which archive files hold which images, their folders made. */
+async function archiveTargets(images: LayoutImage[], request: ArchiveRequest): Promise<ArchiveTarget[]> {
+  const targets: ArchiveTarget[] = [];
   if (request.archive) {
     const path = resolve(request.archive);
     await makeFolder(dirname(path), path, 'archive');
-    const { size } = await writeDockerArchive(store, images, path, options);
-    written.push({ path, size, references: images.map((i) => i.reference) });
-    request.logger.info(`wrote ${path} (${images.length} images, ${formatBytes(size)})`);
+    targets.push({ path, images, whole: true });
   }
   if (request.archiveDir) {
     const dir = resolve(request.archiveDir);
@@ -49,13 +146,17 @@ export async function writeArchives(request: ArchiveRequest): Promise<WrittenArc
       })),
     );
     for (const [i, entry] of entries.entries()) {
-      const path = join(dir, names[i] as string);
-      const { size } = await writeDockerArchive(store, entry.images, path, options);
-      written.push({ path, size, references: entry.images.map((im) => im.reference) });
-      request.logger.info(`wrote ${path} (${formatBytes(size)})`);
+      targets.push({ path: join(dir, names[i] as string), images: entry.images, whole: false });
     }
   }
-  return written;
+  return targets;
+}
+
+/** Says an archive is written, and what it holds. */
+function wrote(target: ArchiveTarget, size: number, logger: Logger): WrittenArchive {
+  const count = target.whole ? `${target.images.length} images, ` : '';
+  logger.info(`wrote ${target.path} (${count}${formatBytes(size)})`);
+  return { path: target.path, size, references: target.images.map((i) => i.reference) };
 }
 
 /** Creates `dir`; a failure is one line naming `path`, what the user asked for. */

@@ -1,5 +1,5 @@
 import type { Descriptor } from '../oci/documents.js';
-import { BlobMismatchError, type LayoutStore } from '../layout/layout-store.js';
+import { BlobMismatchError, type BlobMirror, type LayoutStore } from '../layout/layout-store.js';
 import type { ImageReference } from '../references/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { UserError } from '../util/errors.js';
@@ -27,6 +27,8 @@ export class BlobScheduler {
   private readonly inflight = new Map<string, Promise<void>>();
   /** The first download that failed: later ones are not started. */
   private failure?: unknown;
+  /** Where else a downloaded blob's bytes go as they arrive (archives written meanwhile). */
+  private mirrorFor?: (digest: string) => BlobMirror | undefined;
   readonly limiter: Limiter;
 
   constructor(
@@ -51,6 +53,11 @@ export class BlobScheduler {
       this.present.set(desc.digest, p);
     }
     return p;
+  }
+
+  /** From now on, each download also sends its bytes to the mirror this gives for its digest. */
+  mirrorWith(mirrorFor: (digest: string) => BlobMirror | undefined): void {
+    this.mirrorFor = mirrorFor;
   }
 
   /** Records a blob this run stored from the registry (documents, which are not streamed). */
@@ -112,6 +119,8 @@ export class BlobScheduler {
   private async download({ ref, desc }: BlobJob, progress?: Progress): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     const writer = await this.store.createBlobWriter(desc);
+    const mirror = this.mirrorFor?.(desc.digest);
+    if (mirror) writer.mirrorTo(mirror);
     const sink = progress ? progress.track(writer) : writer;
     try {
       await this.client.downloadBlob(ref, desc.digest, sink);

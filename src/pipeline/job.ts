@@ -14,7 +14,8 @@ import { RegistrySource } from '../registry/registry-source.js';
 import { UserError } from '../util/errors.js';
 import { writeFileAtomic } from '../util/fs.js';
 import type { Logger } from '../util/log.js';
-import { writeArchives, type WrittenArchive } from './archives.js';
+import { ArchivesWhilePulling, writeArchives, type ArchiveRequest, type WrittenArchive } from './archives.js';
+import type { LayoutImage } from '../layout/layout-images.js';
 import { heldImages, layoutChanges, type LayoutChanges } from './changes.js';
 import { oneFailure } from './failures.js';
 import { selectImages, type ImageSelection, type SelectedImages } from './images.js';
@@ -127,29 +128,16 @@ export async function runPullJob(
     const restored = await restoreStage(options, references, client, layoutDir, phase);
     state.cache = restored.cache;
     const before = await heldImages(layoutDir, options.platform);
-    const pulled = await phase('Pull images', () =>
-      pullImages(references, {
-        platform: options.platform,
-        layoutDir,
-        client,
-        logger,
-        concurrency: options.concurrency,
-        verify: options.verify,
-        offline: options.offline,
-        resolved: restored.resolved,
-        stale: restored.stale,
-      }),
+    const { pulled, archives } = await pullAndArchive(
+      options,
+      references,
+      { layoutDir, client, restored },
+      phase,
+      state,
     );
     const changes = layoutChanges(
       before,
       pulled.images.map((i) => ({ reference: i.reference, digest: i.digest, size: i.size })),
-    );
-    const archives = await finishStage(
-      options,
-      layoutDir,
-      restored.cache,
-      phase,
-      timedPhases(undefined, state),
     );
     const imageStore = await storeStage(options, layoutDir, pulled, phase);
     const report: JobReport = {
@@ -173,6 +161,76 @@ export async function runPullJob(
 }
 
 type Phase = <T>(name: string, work: () => Promise<T>) => Promise<T>;
+
+/**
+ * The pull, and the archives: written while their blobs download when they can be (see
+ * ArchivesWhilePulling), else from the finished layout; either way finished while the layout
+ * is saved to the cache.
+ */
+async function pullAndArchive(
+  options: PullJobOptions,
+  references: string[],
+  {
+    layoutDir,
+    client,
+    restored,
+  }: { layoutDir: string; client: RegistryClient; restored: Awaited<ReturnType<typeof restoreStage>> },
+  phase: Phase,
+  state: JobState,
+): Promise<{ pulled: PullReport; archives: WrittenArchive[] }> {
+  const request = archiveRequest(options, layoutDir);
+  let whilePulling: ArchivesWhilePulling | undefined;
+  const mirror =
+    request && ArchivesWhilePulling.suits(request)
+      ? async (images: LayoutImage[]) => {
+          whilePulling = await ArchivesWhilePulling.start(request, images);
+          return whilePulling?.mirrorFor.bind(whilePulling);
+        }
+      : undefined;
+  try {
+    const pulled = await phase('Pull images', () =>
+      pullImages(references, {
+        platform: options.platform,
+        layoutDir,
+        client,
+        logger: options.logger,
+        concurrency: options.concurrency,
+        verify: options.verify,
+        offline: options.offline,
+        resolved: restored.resolved,
+        stale: restored.stale,
+        mirror,
+      }),
+    );
+    const write = whilePulling
+      ? () => (whilePulling as ArchivesWhilePulling).finish()
+      : request && (() => writeArchives(request));
+    const archives = await finishStage(
+      options,
+      layoutDir,
+      restored.cache,
+      phase,
+      timedPhases(undefined, state),
+      write,
+    );
+    return { pulled, archives };
+  } catch (err) {
+    await whilePulling?.abort();
+    throw err;
+  }
+}
+
+/** What the job asks of the archives, if anything. */
+function archiveRequest(options: PullJobOptions, layoutDir: string): ArchiveRequest | undefined {
+  if (!options.archive && !options.archiveDir) return undefined;
+  return {
+    layoutDir,
+    archive: options.archive,
+    archiveDir: options.archiveDir,
+    layerCompression: options.layerCompression,
+    logger: options.logger,
+  };
+}
 
 /** Each phase through the caller's wrapper (log groups), timed into `state.phases`. */
 function timedPhases(wrap: Phase | undefined, state: JobState): Phase {
@@ -258,6 +316,7 @@ async function finishStage(
   cache: CacheOutcome | undefined,
   phase: Phase,
   timed: Phase,
+  archive: (() => Promise<WrittenArchive[]>) | undefined,
 ): Promise<WrittenArchive[]> {
   const { logger } = options;
   const backend = options.cache;
@@ -273,17 +332,6 @@ async function finishStage(
           });
           cache.saved = saved;
         }
-      : undefined;
-  const archive =
-    options.archive || options.archiveDir
-      ? () =>
-          writeArchives({
-            layoutDir,
-            archive: options.archive,
-            archiveDir: options.archiveDir,
-            layerCompression: options.layerCompression,
-            logger,
-          })
       : undefined;
   if (save && archive) {
     // One log group for both (groups cannot interleave); each is timed on its own.

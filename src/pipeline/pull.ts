@@ -3,7 +3,8 @@ import { Annotation } from '../oci/media-types.js';
 import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import { resolveImage, type ResolvedImage } from '../oci/resolve-image.js';
 import { LayoutSource } from '../layout/layout-source.js';
-import { LayoutStore } from '../layout/layout-store.js';
+import { asLayoutImage, type LayoutImage } from '../layout/layout-images.js';
+import { LayoutStore, type BlobMirror } from '../layout/layout-store.js';
 import { normalizedReference, parseReference } from '../references/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { RegistrySource } from '../registry/registry-source.js';
@@ -34,6 +35,11 @@ export interface PullOptions {
   offline?: boolean;
   /** How often a long download logs an overall progress line (default 10 s). */
   progressIntervalMs?: number;
+  /**
+   * Called once the images are resolved, before any layer downloads, when some must: where
+   * else each downloaded blob's bytes go as they arrive (archives written meanwhile).
+   */
+  mirror?: (images: LayoutImage[]) => Promise<((digest: string) => BlobMirror | undefined) | undefined>;
 }
 
 /**
@@ -109,6 +115,12 @@ async function fetchLayers(
     images.flatMap((i) => i.manifest.layers.map((desc) => ({ ref: i.ref, desc }))),
   );
   if (options.offline && missing.length) throw offlineGap(store, missing);
+  if (missing.length && options.mirror) {
+    const mirrorFor = await options.mirror(
+      images.map((i) => asLayoutImage(i, i.ref.original, indexEntry(i))),
+    );
+    if (mirrorFor) blobs.mirrorWith(mirrorFor);
+  }
   logger.info(plan(images.length, missing));
   const announce = announcer(images, (i) =>
     logger.info(imageLine(imageResult(i, blobs, options.stale?.has(i.ref.original)))),
