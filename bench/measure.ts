@@ -35,6 +35,13 @@ export function timed(command: string, args: string[], env: NodeJS.ProcessEnv = 
   });
 }
 
+/** Runs `sync` and waits: a run timed while earlier runs' dirty pages are written back is slowed up to 6x. */
+export function settle(): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    execFile('sync', (err) => (err ? reject(err) : resolvePromise()));
+  });
+}
+
 /** Calls `fn` on every item, at most `limit` at once (as GNU parallel -j does). */
 export async function parallel<T>(
   items: T[],

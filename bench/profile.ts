@@ -1,8 +1,9 @@
 /**
  * Where a cold pull + archive spends its time: a loopback registry holding four images of
  * 155 MiB (one 100, one 50 and one 5 MiB layer each), a cold `pull --archive` and a warm
- * `archive` under `node --cpu-prof`, set against `cat` of the same blobs. Prints wall and CPU
- * seconds and the main thread's time by category. Run with `npm run bench:profile`.
+ * `archive` under `node --cpu-prof`, set against `cat` of the same blobs and curl of them from the
+ * registry (its own limit). Every timed run starts after `sync`. Prints wall and CPU seconds and the
+ * main thread's time by category. Run with `npm run bench:profile`.
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { dirname, join, resolve } from 'node:path';
 import { startRegistry } from '../__tests__/harness/registry-server.js';
 import { buildImage, makeLayer, pushImage } from '../__tests__/harness/test-images.js';
 import { profileTable, summariseProfile } from './cpu-profile.js';
-import { timed, type Measure } from './measure.js';
+import { settle, timed, type Measure } from './measure.js';
+import { curlBlobs, layoutBlobs } from './registry-blobs.js';
 
 const root = resolve(new URL('..', import.meta.url).pathname, '..');
 const CLI = process.env.BENCH_CLI ?? join(root, 'dist', 'cli', 'index.js');
@@ -24,6 +26,8 @@ const line = (label: string, m: Measure) =>
 async function profiled(work: string, name: string, args: string[]): Promise<[Measure, string]> {
   const dir = join(work, `profile-${name}`);
   mkdirSync(dir, { recursive: true });
+  // sync first: else the run pays for writing back the previous run's dirty pages.
+  await settle();
   const measure = await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, ...args]);
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string;
   return [measure, profileTable(summariseProfile(join(dir, file)))];
@@ -70,7 +74,11 @@ async function main() {
     const files = readdirSync(join(layout, 'blobs', 'sha256')).map((h) =>
       join(storage, h.slice(0, 2), h, 'data'),
     );
+    await settle();
     const cat = await timed('sh', ['-c', `cat ${files.join(' ')} > ${join(work, 'cat.out')}`]);
+    rmSync(join(work, 'cat.out'), { force: true });
+    await settle();
+    const curl = await curlBlobs(registry.host, layoutBlobs(layout, ARM64), work);
     process.stdout.write(
       [
         `Profile: 4 images, 620 MiB of blobs, loopback registry, ${new Date().toISOString().slice(0, 10)}, ${process.version}`,
@@ -80,6 +88,7 @@ async function main() {
         line('cache-images pull --archive, cold', cold),
         line('cache-images archive (the second copy alone)', warm),
         line('cat of the same blobs from registry storage', cat),
+        line('curl of the same blobs from the registry, 8 at once, to files', curl),
         '',
         '#### cold pull + archive',
         coldTable,
