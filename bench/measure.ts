@@ -35,10 +35,21 @@ export function timed(command: string, args: string[], env: NodeJS.ProcessEnv = 
   });
 }
 
-/** Runs `sync` and waits: a run timed while earlier runs' dirty pages are written back is slowed up to 6x. */
-export function settle(): Promise<void> {
-  return new Promise((resolvePromise, reject) => {
+/**
+ * Brings the machine to the same state before each timed run: `sync` (a run timed while earlier
+ * runs' dirty pages are written back is slowed up to 6x), then every file below `warm` (the
+ * registry's storage) read once, so each run finds the registry's blobs in the page cache. This
+ * machine evicts idle files (DAMON reclaim), which made whichever run came first read from disk.
+ */
+export async function settle(warm?: string): Promise<void> {
+  await new Promise<void>((resolvePromise, reject) => {
     execFile('sync', (err) => (err ? reject(err) : resolvePromise()));
+  });
+  if (!warm) return;
+  await new Promise<void>((resolvePromise, reject) => {
+    execFile('sh', ['-c', 'find "$1" -type f -exec cat {} + > /dev/null', 'warm', warm], (err) =>
+      err ? reject(err) : resolvePromise(),
+    );
   });
 }
 

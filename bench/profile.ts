@@ -23,11 +23,15 @@ const line = (label: string, m: Measure) =>
   `| ${label} | ${m.seconds.toFixed(2)} | ${(m.cpuSeconds ?? 0).toFixed(2)} | ${(m.rssKiB / 1024).toFixed(0)} |`;
 
 /** Runs the CLI under --cpu-prof and returns its measure and its profile's table. */
-async function profiled(work: string, name: string, args: string[]): Promise<[Measure, string]> {
+async function profiled(
+  work: string,
+  warm: string,
+  name: string,
+  args: string[],
+): Promise<[Measure, string]> {
   const dir = join(work, `profile-${name}`);
   mkdirSync(dir, { recursive: true });
-  // sync first: else the run pays for writing back the previous run's dirty pages.
-  await settle();
+  await settle(warm);
   const measure = await timed(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, CLI, ...args]);
   const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile')) as string;
   return [measure, profileTable(summariseProfile(join(dir, file)))];
@@ -54,7 +58,7 @@ async function main() {
     const layout = join(work, 'layout');
     const select = [...refs.flatMap((r) => ['--image', r]), '--platform', 'linux/arm64'];
     const archive = join(work, 'images.tar');
-    const [cold, coldTable] = await profiled(work, 'cold', [
+    const [cold, coldTable] = await profiled(work, registry.storageDir, 'cold', [
       'pull',
       ...select,
       '--layout',
@@ -63,7 +67,7 @@ async function main() {
       archive,
     ]);
     rmSync(archive);
-    const [warm, warmTable] = await profiled(work, 'archive', [
+    const [warm, warmTable] = await profiled(work, registry.storageDir, 'archive', [
       'archive',
       '--layout',
       layout,
@@ -74,10 +78,10 @@ async function main() {
     const files = readdirSync(join(layout, 'blobs', 'sha256')).map((h) =>
       join(storage, h.slice(0, 2), h, 'data'),
     );
-    await settle();
+    await settle(registry.storageDir);
     const cat = await timed('sh', ['-c', `cat ${files.join(' ')} > ${join(work, 'cat.out')}`]);
     rmSync(join(work, 'cat.out'), { force: true });
-    await settle();
+    await settle(registry.storageDir);
     const curl = await curlBlobs(registry.host, layoutBlobs(layout, ARM64), work);
     process.stdout.write(
       [

@@ -108,16 +108,16 @@ async function main() {
       ];
       const pullArgs = [...layoutArgs, '--archive', A];
       // sync first, before every timed run: else it pays for writing back the previous run's dirty pages.
-      await settle();
+      await settle(registry.storageDir);
       results.a?.push(await timed(process.execPath, pullArgs));
       bytes = dirBytes(join(L, 'blobs'));
       rmSync(A, { force: true });
-      await settle();
+      await settle(registry.storageDir);
       results.b?.push(await timed(process.execPath, pullArgs));
       // (f) cold pull, layout only: (a) less this is the archive's share.
       rmSync(L, { recursive: true, force: true });
       rmSync(A, { force: true });
-      await settle();
+      await settle(registry.storageDir);
       results.f?.push(await timed(process.execPath, layoutArgs));
 
       // (c) skopeo per image, one after another, as scripts do; (d) the same 8 at a time.
@@ -132,7 +132,7 @@ async function main() {
         rmSync(SA, { recursive: true, force: true });
         mkdirSync(SA, { recursive: true });
         // Once before the row, not between images: a sync inside the timed span would be timed too.
-        await settle();
+        await settle(registry.storageDir);
         const started = Date.now();
         let rss = 0;
         await parallel(refs, limit, async (ref) => {
@@ -159,13 +159,13 @@ async function main() {
       const files = readdirSync(join(L, 'blobs', 'sha256')).map((h) =>
         join(storage, h.slice(0, 2), h, 'data'),
       );
-      await settle();
+      await settle(registry.storageDir);
       results.cat?.push(await timed('sh', ['-c', `cat ${files.join(' ')} > ${join(work, 'cat.out')}`]));
       rmSync(join(work, 'cat.out'), { force: true });
       const blobs = layoutBlobs(L, PLATFORMS[0] as TestPlatform);
-      await settle();
+      await settle(registry.storageDir);
       results.curl?.push(await curlBlobs(registry.host, blobs, work));
-      await settle();
+      await settle(registry.storageDir);
       results.tar?.push(await timed('tar', ['-cf', join(work, 'layout.tar'), '-C', L, '.']));
       rmSync(join(work, 'layout.tar'), { force: true });
     }
@@ -178,7 +178,7 @@ async function main() {
     ] as const) {
       const L = join(work, `mem-${name.split(' ')[0]}`);
       rmSync(L, { recursive: true, force: true });
-      await settle();
+      await settle(registry.storageDir);
       memory[name] = await timed(process.execPath, [
         CLI,
         'pull',
