@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, get } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { cli } from './harness/cli.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
 import { startShapedProxy, type ShapedProxy } from './harness/shaped-proxy.js';
@@ -52,7 +52,6 @@ describe(`${TAGS} tags over TLS`, () => {
   afterAll(async () => {
     await proxy?.stop();
     await registry?.stop();
-    if (registry) rmSync(dirname(registry.storageDir), { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   });
 

@@ -155,7 +155,7 @@ describe('cache-images pull against a plain-HTTP registry', () => {
   });
 
   test('archive writes a byte-identical archive from the layout alone', async () => {
-    await registry.stop();
+    await registry.stop({ keepStorage: true });
     const again = join(work, 'again.tar');
     const r = await cli(['archive', '--layout', layout, '--archive', again]);
     expect(r.code).toBe(0);

@@ -11,7 +11,7 @@
  */
 import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { startRegistry, type TestRegistry } from '../__tests__/harness/registry-server.js';
 import { startShapedProxy, type LinkCounts, type ShapeOptions } from '../__tests__/harness/shaped-proxy.js';
@@ -185,8 +185,6 @@ async function main() {
     process.stdout.write(`${report(results, blobBytes, `${loadBefore} -> ${load()}`)}\n`);
   } finally {
     await registry.stop();
-    // The harness leaves the registry's folder (config, certificate, storage) behind.
-    rmSync(dirname(registry.storageDir), { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -7,7 +7,7 @@
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startRegistry } from '../__tests__/harness/registry-server.js';
 import { buildImage, makeLayer, pushImage } from '../__tests__/harness/test-images.js';
 import { profileTable, summariseProfile } from './cpu-profile.js';
@@ -104,8 +104,6 @@ async function main() {
     );
   } finally {
     await registry.stop();
-    // The harness leaves the registry's folder (config, certificate, storage) behind.
-    rmSync(dirname(registry.storageDir), { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -6,7 +6,7 @@
  */
 import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { startRegistry } from '../__tests__/harness/registry-server.js';
 import {
   buildImage,
@@ -253,8 +253,6 @@ async function main() {
     process.stdout.write(`${out.join('\n')}\n`);
   } finally {
     await registry.stop();
-    // The harness leaves the registry's folder (config, certificate, gigabytes of storage) behind.
-    rmSync(dirname(registry.storageDir), { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

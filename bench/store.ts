@@ -8,7 +8,7 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import {
   startDeviceContainerd,
   startDeviceDocker,
@@ -146,8 +146,6 @@ async function main() {
     }
   } finally {
     await registry.stop();
-    // The harness leaves the registry's folder (config, certificate, gigabytes of storage) behind.
-    rmSync(dirname(registry.storageDir), { recursive: true, force: true });
     rmSync(work, { recursive: true, force: true });
   }
 }

@@ -1,10 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createPrivateKey, randomUUID, sign, X509Certificate } from 'node:crypto';
-import { createReadStream, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  createReadStream,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join, normalize } from 'node:path';
+import { dirname, join, normalize } from 'node:path';
 import { Agent, request } from 'undici';
 import { freePort, startProcess, waitFor, type Started } from './processes.js';
 
@@ -40,7 +48,12 @@ export interface TestRegistry {
   caFile?: string;
   tokenRequests: RecordedRequest[];
   redirectRequests: RecordedRequest[];
-  stop(): Promise<void>;
+  /**
+   * Stops it and removes its folder (config, certificate, storage; with a storage it was
+   * given, that storage's folder too): left behind, every test run added gigabytes to the
+   * temporary folder. `keepStorage` keeps them, for a registry restarted on the same storage.
+   */
+  stop(options?: { keepStorage?: boolean }): Promise<void>;
 }
 
 function record(
@@ -198,9 +211,13 @@ async function serveRegistry(
   return proc;
 }
 
+/** The folders startRegistry made, each holding its registry's config, certificate and storage. */
+const made = new Set<string>();
+
 /** Starts Debian's docker-registry (CNCF distribution) on a free loopback port. */
 export async function startRegistry(options: RegistryOptions = {}): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'registry-'));
+  made.add(dir);
   const storageDir = options.storageDir ?? join(dir, 'storage');
   mkdirSync(storageDir, { recursive: true });
   const username = 'tester';
@@ -209,7 +226,15 @@ export async function startRegistry(options: RegistryOptions = {}): Promise<Test
   const redirectRequests: RecordedRequest[] = [];
   const servers: Server[] = [];
   const processes: Started[] = [];
-  const stop = async () => {
+  const stop = async ({ keepStorage = false } = {}) => {
+    await stopAll();
+    if (keepStorage) return;
+    rmSync(dir, { recursive: true, force: true });
+    // Only a folder this harness made: a storage given from elsewhere is its owner's to remove.
+    const adopted = options.storageDir && dirname(options.storageDir);
+    if (adopted && made.has(adopted)) rmSync(adopted, { recursive: true, force: true });
+  };
+  const stopAll = async () => {
     await Promise.all(processes.map((p) => p.stop()));
     await Promise.all(
       servers.map(
