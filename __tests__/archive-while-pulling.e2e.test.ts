@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { spawn } from 'node:child_process';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { CLI, cli, errorLines } from './harness/cli.js';
 import { startFaultProxy, type FaultProxy } from './harness/fault-proxy.js';
 import { waitFor } from './harness/processes.js';
 import { startRegistry, type TestRegistry } from './harness/registry-server.js';
-import { baseLayers, buildImage, pushImage, type TestImage } from './harness/test-images.js';
+import { baseLayers, buildImage, pushImage, type Blob, type TestImage } from './harness/test-images.js';
 
 /**
  * A pull with --archive writes each downloaded blob into the archive as its bytes arrive,
@@ -38,7 +38,41 @@ beforeAll(async () => {
   await pushImage(registry.host, 'awp/api', '2', images.api as TestImage);
   await pushImage(registry.host, 'awp/tool', '3', images.tool as TestImage);
   refs = [`${proxy.host}/awp/web:1`, `${proxy.host}/awp/api:2`, `${proxy.host}/awp/tool:3`];
+  await pushImage(registry.host, 'awp/broken', '1', brokenImage(images.web as TestImage));
 });
+
+/** A single-platform image listing web's own layer with a size 1,000 bytes short: a broken manifest. */
+function brokenImage(web: TestImage): TestImage {
+  const own = web.platforms[0]?.layers.at(-1) as Blob & { diffId: string };
+  const blob = (bytes: Buffer, mediaType: string): Blob => ({
+    bytes,
+    mediaType,
+    size: bytes.length,
+    digest: `sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+  });
+  const config = blob(
+    Buffer.from(
+      JSON.stringify({
+        architecture: 'arm64',
+        os: 'linux',
+        rootfs: { type: 'layers', diff_ids: [own.diffId] },
+      }),
+    ),
+    'application/vnd.oci.image.config.v1+json',
+  );
+  const manifest = blob(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
+        layers: [{ mediaType: own.mediaType, digest: own.digest, size: own.size - 1000 }],
+      }),
+    ),
+    'application/vnd.oci.image.manifest.v1+json',
+  );
+  return { top: manifest, platforms: [], blobs: [config, own], children: [] };
+}
 
 afterAll(async () => {
   for (const m of mounts.reverse()) execFileSync('umount', [m]);
@@ -60,6 +94,14 @@ async function expectSameAsFromLayout(layout: string, pulled: string): Promise<v
   expect(statSync(pulled).size).toBe(statSync(again).size);
   expect(readFileSync(pulled).equals(readFileSync(again))).toBe(true);
   rmSync(again);
+}
+
+/** A tmpfs of `size` mounted at `dir` (unmounted after the tests). */
+function tmpfs(dir: string, size: string): string {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  mounts.push(dir);
+  return dir;
 }
 
 const layerPath = (image: TestImage) => {
@@ -176,12 +218,40 @@ describe('an archive written while its blobs download', () => {
     await expectSameAsFromLayout(join(dir, 'layout'), join(out, 'images.tar'));
   });
 
-  test("the archive's file system filling up mid-download is one line naming the archive; nothing is left there", async () => {
-    const dir = join(work, 'full');
-    const mnt = join(dir, 'small');
-    mkdirSync(mnt, { recursive: true });
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=4m', 'tmpfs', mnt]);
-    mounts.push(mnt);
+  test('a layer two images list with different sizes fails the run, never a corrupt archive', async () => {
+    const dir = join(work, 'sizes');
+    const out = join(dir, 'out');
+    mkdirSync(out, { recursive: true });
+    const own = images.web?.platforms[0]?.layers.at(-1)?.digest as string;
+    const r = await cli([
+      ...pullArgs(join(dir, 'layout'), [refs[0] as string, `${proxy.host}/awp/broken:1`]),
+      '--archive',
+      join(out, 'images.tar'),
+    ]);
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([expect.stringContaining(own) as unknown as string]);
+    expect(readdirSync(out)).toEqual([]);
+  });
+
+  test('a partial download that cannot be opened fails the run naming it (it used to be skipped)', async () => {
+    const dir = join(work, 'unopenable');
+    const layout = join(dir, 'layout');
+    const tool = layerPath(images.tool as TestImage);
+    const partial = join(layout, '.partial-blobs', tool.digest.slice(7));
+    mkdirSync(partial, { recursive: true });
+    for (const archive of [[], ['--archive', join(dir, 'images.tar')]]) {
+      const r = await cli([...pullArgs(layout, [refs[2] as string]), ...archive]);
+      expect(r.code).toBe(1);
+      expect(errorLines(r.stderr)).toEqual([
+        `error: ${partial}: a folder where a file is expected: remove it or choose another path`,
+      ]);
+    }
+    expect(readdirSync(dir)).toEqual(['layout']);
+  });
+
+  test('an archive whose file system lacks the room fails before any layer downloads, naming the archive and the room', async () => {
+    const dir = join(work, 'no-room');
+    const mnt = tmpfs(join(dir, 'small'), '4m');
     const archive = join(mnt, 'images.tar');
     proxy.clear();
     const r = await cli([...pullArgs(join(dir, 'layout')), '--archive', archive]);
@@ -189,10 +259,33 @@ describe('an archive written while its blobs download', () => {
     expect(errorLines(r.stderr)).toEqual([
       expect.stringMatching(
         new RegExp(
-          `^error: ${archive}: cannot write the archive: no space left on its file system \\(ENOSPC\\); free some space there or write it elsewhere`,
+          `^error: ${archive}: no space for [0-9.]+ MiB \\(archives\\): its file system has 4.0 MiB free; free some space there or use another folder`,
         ),
       ) as unknown as string,
     ]);
+    const layers = Object.values(images).flatMap((i) => i.platforms[0]?.layers.map((l) => l.digest) ?? []);
+    expect(proxy.requests.filter((q) => layers.some((d) => q.path.endsWith(d)))).toEqual([]);
     expect(readdirSync(mnt)).toEqual([]);
+  });
+
+  test('room at the start, gone mid-download: one line naming the archive, nothing of it left', async () => {
+    const dir = join(work, 'full');
+    const mnt = tmpfs(join(dir, 'small'), '32m');
+    const archive = join(mnt, 'images.tar');
+    const tool = layerPath(images.tool as TestImage);
+    proxy.clear();
+    proxy.inject({ method: 'GET', path: tool.path, stallMs: 3000 });
+    const run = cli([...pullArgs(join(dir, 'layout')), '--archive', archive]);
+    await waitFor('the big layer held back', async () =>
+      proxy.requests.some((q) => q.fault?.startsWith('stalled')),
+    );
+    // Something else fills the disk while the layer is on its way.
+    execFileSync('sh', ['-c', `dd if=/dev/zero of=${join(mnt, 'filler')} bs=1M 2>/dev/null || true`]);
+    const r = await run;
+    expect(r.code).toBe(1);
+    expect(errorLines(r.stderr)).toEqual([
+      `error: ${archive}: cannot write the archive: no space left on its file system (ENOSPC); free some space there or write it elsewhere`,
+    ]);
+    expect(readdirSync(mnt)).toEqual(['filler']);
   });
 });

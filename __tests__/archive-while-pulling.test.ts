@@ -1,7 +1,8 @@
 import { describe, expect, test } from '@jest/globals';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { keepEntries, planEntries, plannedSize } from '../src/archive/archive-plan.js';
 import { ArchivesWhilePulling, writeArchives } from '../src/pipeline/archives.js';
 import { readLayoutImages } from '../src/layout/layout-images.js';
 import { LayoutStore } from '../src/layout/layout-store.js';
@@ -30,13 +31,17 @@ describe('archives written while their blobs download', () => {
     const archives = await ArchivesWhilePulling.start(
       { ...request, archive: join(dir, 'while.tar') },
       images,
+      0,
     );
     const layers = new Set(images.flatMap((i) => i.manifest.layers.map((l) => l.digest)));
     // Each layer arrives in pieces, out of order, several at once, as downloads do.
     await Promise.all(
       [...layers].map(async (digest) => {
         const bytes = readFileSync(store.blobPath(digest));
-        const mirror = archives?.mirrorFor(digest);
+        const mirror = archives?.mirrorFor({ digest, size: bytes.length });
+        expect(mirror).toBeDefined();
+        // A size no image gave this blob gets no place to fill (a broken manifest elsewhere).
+        expect(archives?.mirrorFor({ digest, size: bytes.length - 1 })).toBeUndefined();
         const half = Math.floor(bytes.length / 2);
         await mirror?.write([bytes.subarray(half)], half);
         await mirror?.write([bytes.subarray(0, 7), bytes.subarray(7, half)], 0);
@@ -46,6 +51,9 @@ describe('archives written while their blobs download', () => {
     // The layers are gone from the layout: finishing must not need them.
     for (const digest of layers) rmSync(store.blobPath(digest));
     const written = await archives?.finish();
+    // The size the room check counts on is the size written, to the byte.
+    const plan = keepEntries(images, planEntries(images, silentLogger));
+    expect(plannedSize(plan)).toBe(statSync(join(dir, 'after.tar')).size);
     expect(written?.map((w) => w.references)).toEqual([['registry.example/web:1', 'registry.example/api:1']]);
     expect(readFileSync(join(dir, 'while.tar')).equals(readFileSync(join(dir, 'after.tar')))).toBe(true);
     rmSync(dir, { recursive: true, force: true });
@@ -63,7 +71,7 @@ describe('archives written while their blobs download', () => {
       layerCompression: 'keep' as const,
       logger: silentLogger,
     };
-    const archives = await ArchivesWhilePulling.start(request, images);
+    const archives = await ArchivesWhilePulling.start(request, images, 0);
     const layer = images[0]?.manifest.layers[0]?.digest as string;
     rmSync(store.blobPath(layer));
     await expect(archives?.finish()).rejects.toThrow(

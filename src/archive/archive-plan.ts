@@ -4,6 +4,7 @@ import { Annotation, MediaType } from '../oci/media-types.js';
 import type { LayoutImage } from '../layout/layout-images.js';
 import { familiarTag, parseReference } from '../references/reference.js';
 import type { Logger } from '../util/log.js';
+import { BLOCK, entryHeader, padding } from './tar-headers.js';
 
 /** Images sharing one platform manifest become one manifest.json entry with all their tags. */
 export interface ArchiveEntry {
@@ -108,4 +109,18 @@ export function keepEntries(images: LayoutImage[], entries: ArchiveEntry[]): Pla
       size,
     })),
   ];
+}
+
+/** The bytes the archive of `plan` takes, exactly as the tar writer writes it. */
+export function plannedSize(plan: PlannedEntry[]): number {
+  let size = 2 * BLOCK;
+  for (const entry of plan) {
+    const data = entry.kind === 'directory' ? 0 : entry.kind === 'bytes' ? entry.bytes.length : entry.size;
+    const header =
+      entry.kind === 'directory'
+        ? entryHeader({ path: `${entry.name}/`, type: 'Directory', mode: 0o755, size: 0 })
+        : entryHeader({ path: entry.name, type: 'File', mode: 0o644, size: data });
+    size += header.length + data + padding(data);
+  }
+  return size;
 }

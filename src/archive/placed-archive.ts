@@ -18,6 +18,9 @@ interface Place {
  * same as an archive written from the finished layout.
  */
 export class PlacedArchive {
+  /** The first write that failed: reported by finish. */
+  private failure?: unknown;
+
   private constructor(
     private readonly sink: FileSink,
     private readonly tar: TarWriter,
@@ -51,14 +54,30 @@ export class PlacedArchive {
     }
   }
 
-  holds(digest: string): boolean {
-    return this.places.has(digest);
+  /**
+   * Whether the archive has a place for this blob of this size. A blob listed with another
+   * size by some image (a broken manifest) is not filled by downloads: finish copies it and
+   * fails on the size, as an archive written from the layout does.
+   */
+  holds(desc: { digest: string; size: number }): boolean {
+    return this.places.get(desc.digest)?.size === desc.size;
   }
 
-  /** Writes bytes of a blob at `offset` within it. */
+  /**
+   * Writes bytes of a blob at `offset` within it. A failure (a full disk) is kept for finish to
+   * report and the archive takes no more bytes, so the downloads, and the layout, go on.
+   */
   async write(digest: string, chunks: Uint8Array[], offset: number): Promise<void> {
+    if (this.failure !== undefined) return;
     const place = this.places.get(digest) as Place;
-    await this.sink.writeAt(chunks, place.at + offset);
+    const bytes = chunks.reduce((n, c) => n + c.length, 0);
+    try {
+      if (offset + bytes > place.size)
+        throw new Error(`${digest}: ${offset + bytes} bytes for a place of ${place.size}`);
+      await this.sink.writeAt(chunks, place.at + offset);
+    } catch (err) {
+      this.failure ??= err;
+    }
   }
 
   /** Every byte of the blob went through `write` and matched its digest. */
@@ -70,6 +89,7 @@ export class PlacedArchive {
   /** Copies in from the layout every blob not filled yet, then makes the archive visible. */
   async finish(store: LayoutStore): Promise<number> {
     try {
+      if (this.failure !== undefined) throw this.failure;
       for (const [digest, place] of this.places) {
         if (!place.filled) await onLayoutBlob(store, digest, () => this.copy(store, digest, place));
       }

@@ -70,7 +70,9 @@ export async function openBlobWriter(
   } catch (err) {
     await fh?.close().catch(() => undefined);
     release();
-    throw asFileSystemError(err, final);
+    // Failures name the blob, as users know it; a folder in the partial file's way is named where it is.
+    const inTheWay = (err as NodeJS.ErrnoException | undefined)?.code === 'EISDIR';
+    throw asFileSystemError(err, inTheWay ? partial : final);
   }
 }
 

@@ -1,14 +1,15 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { uniqueArchiveFileNames } from '../archive/archive-names.js';
-import { keepEntries, planEntries } from '../archive/archive-plan.js';
+import { keepEntries, planEntries, plannedSize, type PlannedEntry } from '../archive/archive-plan.js';
 import { warnZstd, writeDockerArchive, type LayerCompression } from '../archive/docker-archive.js';
 import { PlacedArchive } from '../archive/placed-archive.js';
 import { syncLayoutReader } from '../archive/sync-layout-reader.js';
 import { fileWriteError } from '../archive/file-errors.js';
 import { readLayoutImages, type LayoutImage } from '../layout/layout-images.js';
 import { LayoutStore, type BlobMirror } from '../layout/layout-store.js';
-import { formatBytes, type Logger } from '../util/log.js';
+import { checkRoom } from '../util/fs.js';
+import { formatBytes, silentLogger, type Logger } from '../util/log.js';
 
 export interface ArchiveRequest {
   layoutDir: string;
@@ -45,8 +46,11 @@ export async function writeArchives(request: ArchiveRequest): Promise<WrittenArc
   const store = await LayoutStore.open(request.layoutDir, { create: false });
   const images = await readLayoutImages(syncLayoutReader(store));
   const options = { layerCompression: request.layerCompression, logger: request.logger };
+  const targets = await archiveTargets(images, request);
+  // Decompressed archives' sizes are not known before the layers are read.
+  if (request.layerCompression === 'keep') await checkRoomFor(targets.map((t) => [t, keepPlan(t)]));
   const written: WrittenArchive[] = [];
-  for (const target of await archiveTargets(images, request)) {
+  for (const target of targets) {
     const { size } = await writeDockerArchive(store, target.images, target.path, options);
     written.push(wrote(target, size, request.logger));
   }
@@ -72,18 +76,26 @@ export class ArchivesWhilePulling {
     return request.layerCompression === 'keep' && Boolean(request.archive || request.archiveDir);
   }
 
-  /** Lays out every archive of `images`; undefined when there are too many to write at once. */
+  /**
+   * Lays out every archive of `images`, once their file systems are known to have room for
+   * them and for the `downloadBytes` the layout is about to receive; undefined when there are
+   * too many archives to write at once.
+   */
   static async start(
     request: ArchiveRequest,
     images: LayoutImage[],
+    downloadBytes: number,
   ): Promise<ArchivesWhilePulling | undefined> {
     const targets = await archiveTargets(images, request);
     if (targets.length > MAX_ARCHIVES_WHILE_PULLING) return undefined;
+    const plans = targets.map((t): [ArchiveTarget, PlannedEntry[]] => {
+      warnZstd(t.images, request.logger);
+      return [t, keepEntries(t.images, planEntries(t.images, request.logger))];
+    });
+    await checkRoomFor(plans, { dir: request.layoutDir, bytes: downloadBytes });
     const placed: { target: ArchiveTarget; archive: PlacedArchive }[] = [];
     try {
-      for (const target of targets) {
-        warnZstd(target.images, request.logger);
-        const plan = keepEntries(target.images, planEntries(target.images, request.logger));
+      for (const [target, plan] of plans) {
         placed.push({ target, archive: await PlacedArchive.create(target.path, plan) });
       }
     } catch (err) {
@@ -94,14 +106,15 @@ export class ArchivesWhilePulling {
   }
 
   /** Where a downloaded blob's bytes go besides the layout: every archive holding it. */
-  mirrorFor(digest: string): BlobMirror | undefined {
-    const holding = this.targets.map((t) => t.archive).filter((a) => a.holds(digest));
+  mirrorFor(desc: { digest: string; size: number }): BlobMirror | undefined {
+    const holding = this.targets.map((t) => t.archive).filter((a) => a.holds(desc));
     if (!holding.length) return undefined;
     return {
+      // Never fails: an archive keeps its own failure for finish (see PlacedArchive.write).
       write: async (chunks, offset) => {
-        await Promise.all(holding.map((a) => a.write(digest, chunks, offset)));
+        await Promise.all(holding.map((a) => a.write(desc.digest, chunks, offset)));
       },
-      complete: () => holding.forEach((a) => a.filled(digest)),
+      complete: () => holding.forEach((a) => a.filled(desc.digest)),
     };
   }
 
@@ -150,6 +163,38 @@ async function archiveTargets(images: LayoutImage[], request: ArchiveRequest): P
     }
   }
   return targets;
+}
+
+/** The entries of a target's archive of the registry's bytes (warnings are said when it is written). */
+function keepPlan(target: ArchiveTarget): PlannedEntry[] {
+  return keepEntries(target.images, planEntries(target.images, silentLogger));
+}
+
+/**
+ * Before a byte is written: each file system holding archives has room for all of them, and
+ * for `layout.bytes` still to download when the layout is on it too, so a run fails at once
+ * instead of when the disk is full.
+ */
+async function checkRoomFor(
+  plans: [ArchiveTarget, PlannedEntry[]][],
+  layout?: { dir: string; bytes: number },
+) {
+  const devices = new Map<number, { dir: string; file: string; archives: number }>();
+  for (const [target, plan] of plans) {
+    const dir = dirname(target.path);
+    const { dev } = await stat(dir);
+    const device = devices.get(dev) ?? { dir, file: target.path, archives: 0 };
+    device.archives += plannedSize(plan);
+    devices.set(dev, device);
+  }
+  const layoutDev = layout?.bytes ? (await stat(layout.dir)).dev : undefined;
+  for (const [dev, { dir, file, archives }] of devices) {
+    const layers = dev === layoutDev ? (layout?.bytes ?? 0) : 0;
+    const parts = layers
+      ? `archives ${formatBytes(archives)}, layers to download into the layout ${formatBytes(layers)}`
+      : 'archives';
+    await checkRoom(dir, archives + layers, file, parts);
+  }
 }
 
 /** Says an archive is written, and what it holds. */

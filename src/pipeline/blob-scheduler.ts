@@ -1,5 +1,10 @@
 import type { Descriptor } from '../oci/documents.js';
-import { BlobMismatchError, type BlobMirror, type LayoutStore } from '../layout/layout-store.js';
+import {
+  BlobMismatchError,
+  type BlobMirror,
+  type BlobWriter,
+  type LayoutStore,
+} from '../layout/layout-store.js';
 import type { ImageReference } from '../references/reference.js';
 import type { RegistryClient } from '../registry/client.js';
 import { UserError } from '../util/errors.js';
@@ -28,7 +33,7 @@ export class BlobScheduler {
   /** The first download that failed: later ones are not started. */
   private failure?: unknown;
   /** Where else a downloaded blob's bytes go as they arrive (archives written meanwhile). */
-  private mirrorFor?: (digest: string) => BlobMirror | undefined;
+  private mirrorFor?: (desc: Descriptor) => BlobMirror | undefined;
   readonly limiter: Limiter;
 
   constructor(
@@ -55,8 +60,8 @@ export class BlobScheduler {
     return p;
   }
 
-  /** From now on, each download also sends its bytes to the mirror this gives for its digest. */
-  mirrorWith(mirrorFor: (digest: string) => BlobMirror | undefined): void {
+  /** From now on, each download also sends its bytes to the mirror this gives for its blob. */
+  mirrorWith(mirrorFor: (desc: Descriptor) => BlobMirror | undefined): void {
     this.mirrorFor = mirrorFor;
   }
 
@@ -118,15 +123,17 @@ export class BlobScheduler {
 
   private async download({ ref, desc }: BlobJob, progress?: Progress): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
-    const writer = await this.store.createBlobWriter(desc);
-    const mirror = this.mirrorFor?.(desc.digest);
-    if (mirror) writer.mirrorTo(mirror);
-    const sink = progress ? progress.track(writer) : writer;
+    let writer: BlobWriter | undefined;
     try {
-      await this.client.downloadBlob(ref, desc.digest, sink);
+      // Inside the try: a writer that cannot open (its partial file unreadable, no file
+      // handles left) fails the run like any other failure of this blob.
+      writer = await this.store.createBlobWriter(desc);
+      const mirror = this.mirrorFor?.(desc);
+      if (mirror) writer.mirrorTo(mirror);
+      await this.client.downloadBlob(ref, desc.digest, progress ? progress.track(writer) : writer);
       await writer.commit();
     } catch (err) {
-      await writer.abort();
+      await writer?.abort();
       this.failure ??= blobError(err, ref, desc);
       throw this.failure;
     }

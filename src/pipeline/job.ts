@@ -182,8 +182,8 @@ async function pullAndArchive(
   let whilePulling: ArchivesWhilePulling | undefined;
   const mirror =
     request && ArchivesWhilePulling.suits(request)
-      ? async (images: LayoutImage[]) => {
-          whilePulling = await ArchivesWhilePulling.start(request, images);
+      ? async (images: LayoutImage[], downloadBytes: number) => {
+          whilePulling = await ArchivesWhilePulling.start(request, images, downloadBytes);
           return whilePulling?.mirrorFor.bind(whilePulling);
         }
       : undefined;

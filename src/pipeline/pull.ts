@@ -1,4 +1,4 @@
-import type { Platform } from '../oci/documents.js';
+import type { Descriptor, Platform } from '../oci/documents.js';
 import { Annotation } from '../oci/media-types.js';
 import { formatPlatform, normalizePlatform } from '../oci/platform.js';
 import { resolveImage, type ResolvedImage } from '../oci/resolve-image.js';
@@ -36,10 +36,14 @@ export interface PullOptions {
   /** How often a long download logs an overall progress line (default 10 s). */
   progressIntervalMs?: number;
   /**
-   * Called once the images are resolved, before any layer downloads, when some must: where
-   * else each downloaded blob's bytes go as they arrive (archives written meanwhile).
+   * Called once the images are resolved, before any layer downloads, when some must (told
+   * how many bytes): where else each downloaded blob's bytes go as they arrive (archives
+   * written meanwhile).
    */
-  mirror?: (images: LayoutImage[]) => Promise<((digest: string) => BlobMirror | undefined) | undefined>;
+  mirror?: (
+    images: LayoutImage[],
+    downloadBytes: number,
+  ) => Promise<((desc: Descriptor) => BlobMirror | undefined) | undefined>;
 }
 
 /**
@@ -118,6 +122,7 @@ async function fetchLayers(
   if (missing.length && options.mirror) {
     const mirrorFor = await options.mirror(
       images.map((i) => asLayoutImage(i, i.ref.original, indexEntry(i))),
+      missing.reduce((n, m) => n + m.desc.size, 0),
     );
     if (mirrorFor) blobs.mirrorWith(mirrorFor);
   }

@@ -156,13 +156,20 @@ export async function checkWritable(dir: string, options: { needBytes?: number }
   } finally {
     await discardTemporary(probe);
   }
-  if (options.needBytes === undefined) return;
+  if (options.needBytes !== undefined) await checkRoom(dir, options.needBytes);
+}
+
+/**
+ * Checks that the file system holding `dir` has `needBytes` free, before anything is written;
+ * else a UserError naming `file` (default `dir`). `parts` says what the bytes are for.
+ */
+export async function checkRoom(dir: string, needBytes: number, file = dir, parts = ''): Promise<void> {
   const fs = await statfsAsync(dir);
   const free = fs.bavail * fs.bsize;
-  if (free < options.needBytes) {
+  if (free < needBytes) {
     throw new UserError(
-      `no space for ${formatBytes(options.needBytes)}: its file system has ${formatBytes(free)} free; free some space there or use another folder`,
-      { file: dir, code: 'file-system' },
+      `no space for ${formatBytes(needBytes)}${parts ? ` (${parts})` : ''}: its file system has ${formatBytes(free)} free; free some space there or use another folder`,
+      { file, code: 'file-system' },
     );
   }
 }
