@@ -90,7 +90,7 @@ export class ArchivesWhilePulling {
     if (targets.length > MAX_ARCHIVES_WHILE_PULLING) return undefined;
     const plans = targets.map((t): [ArchiveTarget, PlannedEntry[]] => {
       warnZstd(t.images, request.logger);
-      return [t, keepEntries(t.images, planEntries(t.images, request.logger))];
+      return [t, keepPlan(t, request.logger)];
     });
     await checkRoomFor(plans, { dir: request.layoutDir, bytes: downloadBytes });
     const placed: { target: ArchiveTarget; archive: PlacedArchive }[] = [];
@@ -150,8 +150,8 @@ async function archiveTargets(images: LayoutImage[], request: ArchiveRequest): P
   if (request.archiveDir) {
     const dir = resolve(request.archiveDir);
     await makeFolder(dir, dir, 'archive folder');
-    const silent = { ...request.logger, warn: () => undefined };
-    const entries = planEntries(images, silent);
+    // Its warnings are said per archive, when each is planned.
+    const entries = planEntries(images, silentLogger);
     const names = uniqueArchiveFileNames(
       entries.map(({ images: [first] }) => ({
         reference: (first as LayoutImage).reference,
@@ -165,9 +165,9 @@ async function archiveTargets(images: LayoutImage[], request: ArchiveRequest): P
   return targets;
 }
 
-/** The entries of a target's archive of the registry's bytes (warnings are said when it is written). */
-function keepPlan(target: ArchiveTarget): PlannedEntry[] {
-  return keepEntries(target.images, planEntries(target.images, silentLogger));
+/** The entries of a target's archive of the registry's bytes; silent unless given a logger for its warnings. */
+function keepPlan(target: ArchiveTarget, logger: Logger = silentLogger): PlannedEntry[] {
+  return keepEntries(target.images, planEntries(target.images, logger));
 }
 
 /**
